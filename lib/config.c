@@ -1,0 +1,631 @@
+/*
+ * config.c - bosun's configuration schemas and the rules that span keys.
+ *
+ * Every key of both binaries is one row in the static tables below (name,
+ * type, field, range, default); the generic walker in cfgschema.c uses them
+ * to set defaults, apply a file, check values again after command-line flags
+ * and free. The "logging" and "nats" tables are shared by both binaries.
+ * docs/CONFIG.md documents these tables; keep the two in step.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfgschema.h"
+#include "name.h"
+
+/* Largest configuration file read. */
+#define CONFIG_MAX_BYTES (1024u * 1024u)
+/* Bounds on lists, so a hostile file cannot make us allocate without end. */
+#define RESOURCES_MAX 256
+#define SERVERS_MAX 32
+/* Longest duration accepted anywhere: one year, in seconds. */
+#define SECS_MAX 31536000.0
+#define MIB (1024 * 1024)
+
+/* ---- value checks (attached to string rows) ---------------------------------- */
+
+static bosun_status_t check_node_name(const char *s, bosun_err_t *err)
+{
+    return bosun_name_check(s, "node name", err);
+}
+
+static bosun_status_t check_resource_id(const char *s, bosun_err_t *err)
+{
+    return bosun_name_check(s, "resource id", err);
+}
+
+static bosun_status_t check_nonempty(const char *s, bosun_err_t *err)
+{
+    return s[0] == '\0' ? bosun_errf(err, BOSUN_ERR_INVALID, "must not be empty") : BOSUN_OK;
+}
+
+static bosun_status_t check_ipv4(const char *s, bosun_err_t *err)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, s, &a) != 1)
+        return bosun_errf(err, BOSUN_ERR_INVALID, "'%.64s' is not an IPv4 address like 239.255.85.13",
+                          s);
+    return BOSUN_OK;
+}
+
+/* Parses "1".."65535" exactly; false for anything else. */
+static bool parse_port(const char *s, size_t len)
+{
+    if (len == 0 || len > 5)
+        return false;
+    unsigned long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    return v >= 1 && v <= 65535;
+}
+
+/*
+ * Accepts nats://[user[:pass]@]host[:port], the same with tls://, and a bare
+ * host:port. host is a name, an IPv4 address or an [IPv6] literal.
+ */
+static bosun_status_t check_server(const char *url, bosun_err_t *err)
+{
+    const char *p = url;
+    bool scheme = true;
+    if (strncmp(p, "nats://", 7) == 0)
+        p += 7;
+    else if (strncmp(p, "tls://", 6) == 0)
+        p += 6;
+    else
+        scheme = false;
+    const char *at = strrchr(p, '@');
+    if (scheme && at != NULL)
+        p = at + 1;
+    size_t host_len;
+    if (*p == '[') {
+        const char *close = strchr(p, ']');
+        host_len = close != NULL ? (size_t)(close - p) + 1 : 0;
+        if (host_len <= 2)
+            host_len = 0;
+    } else {
+        host_len = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
+    }
+    const char *rest = p + host_len;
+    bool ok = host_len > 0;
+    if (ok && *rest == ':')
+        ok = parse_port(rest + 1, strlen(rest + 1));
+    else if (ok)
+        ok = scheme && *rest == '\0';
+    if (!ok)
+        return bosun_errf(err, BOSUN_ERR_INVALID,
+                          "server '%.100s' is not like nats://host:4222, tls://host:4222 or host:4222", url);
+    return BOSUN_OK;
+}
+
+/* ---- "resources": strings or objects ------------------------------------------ */
+
+static const cfgschema_key_t resource_keys[] = {
+    CFGSCHEMA_STR("id", bosun_resource_config_t, id, NULL, CFGSCHEMA_F_REQUIRED, check_resource_id),
+    CFGSCHEMA_INT("priority", bosun_resource_config_t, priority, 0, 255, BOSUN_PRIORITY_UNSET),
+    CFGSCHEMA_BOOL("preempt", bosun_resource_config_t, preempt, true),
+    CFGSCHEMA_END,
+};
+
+static void resources_free_list(bosun_resource_config_t *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cfgschema_free(resource_keys, &r[i]);
+    free(r);
+}
+
+/* Fails when resource i repeats the id of an earlier one (path at resources[i]). */
+static bosun_status_t resources_check_distinct(cfgschema_walk_t *w, const bosun_resource_config_t *r,
+                                               size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (r[i].id != NULL && r[j].id != NULL && strcmp(r[i].id, r[j].id) == 0)
+            return cfgschema_fail(w, "resource id '%s' is already used by resources[%zu]", r[i].id, j);
+    return BOSUN_OK;
+}
+
+/* Fills entry *r from one element of the "resources" array. */
+static bosun_status_t resource_parse_one(cfgschema_walk_t *w, const json_t *v, bosun_resource_config_t *r)
+{
+    bosun_status_t st = cfgschema_defaults(resource_keys, r);
+    if (st != BOSUN_OK)
+        return st;
+    if (json_is_object(v))
+        return cfgschema_apply(w, resource_keys, v, r);
+    if (!json_is_string(v))
+        return cfgschema_type_error(w, "a resource id or an object {\"id\", \"priority\", \"preempt\"}", v);
+    bosun_err_t e;
+    bosun_err_clear(&e);
+    if (check_resource_id(json_string_value(v), &e) != BOSUN_OK)
+        return cfgschema_fail(w, "%s", e.msg);
+    return cfgschema_set_str(&r->id, json_string_value(v));
+}
+
+static bosun_status_t resources_parse(cfgschema_walk_t *w, const json_t *v, void *obj)
+{
+    bosun_agent_config_t *c = obj;
+    if (!json_is_array(v))
+        return cfgschema_type_error(
+            w, "a list of resource ids or objects {\"id\", \"priority\", \"preempt\"}", v);
+    size_t n = json_array_size(v);
+    if (n > RESOURCES_MAX)
+        return cfgschema_fail(w, "at most %d resources are allowed, got %zu", RESOURCES_MAX, n);
+    bosun_resource_config_t *r = n > 0 ? calloc(n, sizeof *r) : NULL;
+    if (n > 0 && r == NULL)
+        return BOSUN_ERR_NOMEM;
+    bosun_status_t st = BOSUN_OK;
+    for (size_t i = 0; i < n && st == BOSUN_OK; i++) {
+        size_t mark = cfgschema_path_push_index(w, i);
+        st = resource_parse_one(w, json_array_get(v, i), &r[i]);
+        if (st == BOSUN_OK)
+            st = resources_check_distinct(w, r, i);
+        if (st == BOSUN_OK)
+            cfgschema_path_pop(w, mark);
+    }
+    if (st != BOSUN_OK) {
+        resources_free_list(r, n);
+        return st;
+    }
+    resources_free_list(c->resources, c->n_resources);
+    c->resources = r;
+    c->n_resources = n;
+    return BOSUN_OK;
+}
+
+static bosun_status_t resources_validate(cfgschema_walk_t *w, const void *obj)
+{
+    const bosun_agent_config_t *c = obj;
+    for (size_t i = 0; i < c->n_resources; i++) {
+        size_t mark = cfgschema_path_push_index(w, i);
+        bosun_status_t st = cfgschema_validate(w, resource_keys, &c->resources[i]);
+        if (st == BOSUN_OK)
+            st = resources_check_distinct(w, c->resources, i);
+        if (st != BOSUN_OK)
+            return st;
+        cfgschema_path_pop(w, mark);
+    }
+    return BOSUN_OK;
+}
+
+static void resources_free(void *obj)
+{
+    bosun_agent_config_t *c = obj;
+    resources_free_list(c->resources, c->n_resources);
+    c->resources = NULL;
+    c->n_resources = 0;
+}
+
+static const cfgschema_custom_t resources_hooks = {
+    .parse = resources_parse, .validate = resources_validate, .free = resources_free,
+};
+
+/* ---- "nats.servers": a list or one comma-separated string ------------------------ */
+
+static void servers_free_list(char **s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cfgschema_free_str(s[i]);
+    free(s);
+}
+
+/* Replaces c->servers with the n strings in list (copied). */
+static bosun_status_t servers_install(bosun_nats_config_t *c, const char *const *list, size_t n)
+{
+    char **s = calloc(n > 0 ? n : 1, sizeof *s);
+    if (s == NULL)
+        return BOSUN_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if ((s[i] = strdup(list[i])) == NULL) {
+            servers_free_list(s, i);
+            return BOSUN_ERR_NOMEM;
+        }
+    }
+    servers_free_list(c->servers, c->n_servers);
+    c->servers = s;
+    c->n_servers = n;
+    return BOSUN_OK;
+}
+
+static bosun_status_t servers_parse(cfgschema_walk_t *w, const json_t *v, void *obj)
+{
+    bosun_nats_config_t *c = obj;
+    bosun_err_t e;
+    bosun_err_clear(&e);
+    if (json_is_string(v)) {
+        bosun_status_t st = bosun_nats_config_set_servers(c, json_string_value(v), &e);
+        if (st == BOSUN_ERR_INVALID)
+            return cfgschema_fail(w, "%s", e.msg);
+        return st;
+    }
+    if (!json_is_array(v))
+        return cfgschema_type_error(w, "a list of server URLs or one comma-separated string", v);
+    size_t n = json_array_size(v);
+    if (n == 0 || n > SERVERS_MAX)
+        return cfgschema_fail(w, "must list 1 to %d servers, got %zu", SERVERS_MAX, n);
+    const char *list[SERVERS_MAX];
+    for (size_t i = 0; i < n; i++) {
+        const json_t *s = json_array_get(v, i);
+        size_t mark = cfgschema_path_push_index(w, i);
+        if (!json_is_string(s))
+            return cfgschema_type_error(w, "a server URL", s);
+        if (check_server(json_string_value(s), &e) != BOSUN_OK)
+            return cfgschema_fail(w, "%s", e.msg);
+        list[i] = json_string_value(s);
+        cfgschema_path_pop(w, mark);
+    }
+    return servers_install(c, list, n);
+}
+
+static bosun_status_t servers_init(void *obj)
+{
+    static const char *const def[] = {"nats://127.0.0.1:4222"};
+    return servers_install(obj, def, 1);
+}
+
+static bosun_status_t servers_validate(cfgschema_walk_t *w, const void *obj)
+{
+    const bosun_nats_config_t *c = obj;
+    if (c->n_servers == 0 || c->n_servers > SERVERS_MAX)
+        return cfgschema_fail(w, "must list 1 to %d servers, got %zu", SERVERS_MAX, c->n_servers);
+    bosun_err_t e;
+    bosun_err_clear(&e);
+    for (size_t i = 0; i < c->n_servers; i++) {
+        size_t mark = cfgschema_path_push_index(w, i);
+        if (check_server(c->servers[i] != NULL ? c->servers[i] : "", &e) != BOSUN_OK)
+            return cfgschema_fail(w, "%s", e.msg);
+        cfgschema_path_pop(w, mark);
+    }
+    return BOSUN_OK;
+}
+
+static void servers_free(void *obj)
+{
+    bosun_nats_config_t *c = obj;
+    servers_free_list(c->servers, c->n_servers);
+    c->servers = NULL;
+    c->n_servers = 0;
+}
+
+static const cfgschema_custom_t servers_hooks = {
+    .parse = servers_parse, .init = servers_init, .validate = servers_validate, .free = servers_free,
+};
+
+/* ---- the tables -------------------------------------------------------------------- */
+
+#define OPT (CFGSCHEMA_F_NULLABLE)
+#define SECRET (CFGSCHEMA_F_NULLABLE | CFGSCHEMA_F_SECRET)
+#define GT0 (CFGSCHEMA_F_MIN_EXCL)
+
+static const cfgschema_key_t nats_tls_keys[] = {
+    CFGSCHEMA_STR("ca", bosun_nats_config_t, tls_ca, NULL, OPT, NULL),
+    CFGSCHEMA_STR("cert", bosun_nats_config_t, tls_cert, NULL, OPT, NULL),
+    CFGSCHEMA_STR("key", bosun_nats_config_t, tls_key, NULL, OPT, NULL),
+    CFGSCHEMA_STR("serverName", bosun_nats_config_t, tls_server_name, NULL, OPT, NULL),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t nats_keys[] = {
+    CFGSCHEMA_CUSTOM("servers", &servers_hooks, 0),
+    CFGSCHEMA_STR("user", bosun_nats_config_t, user, NULL, OPT, NULL),
+    CFGSCHEMA_STR("password", bosun_nats_config_t, password, NULL, SECRET, NULL),
+    CFGSCHEMA_STR("token", bosun_nats_config_t, token, NULL, SECRET, NULL),
+    CFGSCHEMA_STR("nkeySeedFile", bosun_nats_config_t, nkey_seed_file, NULL, OPT, NULL),
+    CFGSCHEMA_STR("credsFile", bosun_nats_config_t, creds_file, NULL, OPT, NULL),
+    CFGSCHEMA_GROUP("tls", nats_tls_keys),
+    CFGSCHEMA_NUM("reconnectWaitSecs", bosun_nats_config_t, reconnect_wait_secs, 0, 3600, 0.25, 0),
+    CFGSCHEMA_NUM("reconnectJitterSecs", bosun_nats_config_t, reconnect_jitter_secs, 0, 3600, 0.25, 0),
+    CFGSCHEMA_NUM("connectTimeoutSecs", bosun_nats_config_t, connect_timeout_secs, 0, 3600, 2, GT0),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t logging_keys[] = {
+    CFGSCHEMA_INT("level", bosun_logging_config_t, level, 0, 5, 3),
+    CFGSCHEMA_BOOL("dashboard", bosun_logging_config_t, dashboard, false),
+    CFGSCHEMA_BOOL("logCommandOutput", bosun_logging_config_t, log_command_output, false),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t net_keys[] = {
+    CFGSCHEMA_STR("interfaceName", bosun_net_config_t, interface_name, "lo", 0, check_nonempty),
+    CFGSCHEMA_STR("address", bosun_net_config_t, address, "239.255.85.13", 0, check_ipv4),
+    CFGSCHEMA_INT("port", bosun_net_config_t, port, 1, 65535, 8513),
+    CFGSCHEMA_INT("ttl", bosun_net_config_t, ttl, 0, 255, 1),
+    CFGSCHEMA_INT("tos", bosun_net_config_t, tos, 0, 255, 0),
+    CFGSCHEMA_INT("txOversend", bosun_net_config_t, tx_oversend, 0, 10, 0),
+    CFGSCHEMA_STR("cryptoPassword", bosun_net_config_t, crypto_password, NULL, SECRET, NULL),
+    CFGSCHEMA_NUM("rxLossPercentage", bosun_net_config_t, rx_loss_pct, 0, 100, 0, 0),
+    CFGSCHEMA_NUM("txLossPercentage", bosun_net_config_t, tx_loss_pct, 0, 100, 0, 0),
+    CFGSCHEMA_NUM("rxErrorPercentage", bosun_net_config_t, rx_error_pct, 0, 100, 0, 0),
+    CFGSCHEMA_NUM("txErrorPercentage", bosun_net_config_t, tx_error_pct, 0, 100, 0, 0),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t run_keys[] = {
+    CFGSCHEMA_STR("onIdle", bosun_run_config_t, on_idle, NULL, OPT, NULL),
+    CFGSCHEMA_STR("beforeGoingActive", bosun_run_config_t, before_going_active, NULL, OPT, NULL),
+    CFGSCHEMA_STR("onGoingActive", bosun_run_config_t, on_going_active, NULL, OPT, NULL),
+    CFGSCHEMA_STR("beforeActive", bosun_run_config_t, before_active, NULL, OPT, NULL),
+    CFGSCHEMA_STR("onActive", bosun_run_config_t, on_active, NULL, OPT, NULL),
+    CFGSCHEMA_NUM("scriptTimeoutSecs", bosun_run_config_t, script_timeout_secs, 0, 3600, 5, GT0),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t timing_keys[] = {
+    CFGSCHEMA_NUM("internalMultiplier", bosun_timing_config_t, internal_multiplier, 0, 1000, 1, GT0),
+    CFGSCHEMA_NUM("txIntervalSecs", bosun_timing_config_t, tx_interval_secs, 0, 3600, 1, GT0),
+    CFGSCHEMA_NUM("transitionWaitSecs", bosun_timing_config_t, transition_wait_secs, 0, 3600, 3, 0),
+    CFGSCHEMA_INT("heartbeatIntervalMs", bosun_timing_config_t, heartbeat_interval_ms, 10, 3600000, 500),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t commands_keys[] = {
+    CFGSCHEMA_INT("maxConcurrent", bosun_commands_config_t, max_concurrent, 1, 1024, 8),
+    CFGSCHEMA_INT("maxQueued", bosun_commands_config_t, max_queued, 0, 100000, 256),
+    CFGSCHEMA_INT("maxOutputBytes", bosun_commands_config_t, max_output_bytes, 0, 16 * MIB, 65536),
+    CFGSCHEMA_NUM("defaultTimeoutSecs", bosun_commands_config_t, default_timeout_secs, 0, SECS_MAX, 60, GT0),
+    CFGSCHEMA_NUM("resultRetentionSecs", bosun_commands_config_t, result_retention_secs, 0, SECS_MAX, 86400,
+                  GT0),
+    CFGSCHEMA_NUM("shutdownGraceSecs", bosun_commands_config_t, shutdown_grace_secs, 0, 3600, 5, 0),
+    CFGSCHEMA_INT("maxPayloadBytes", bosun_commands_config_t, max_payload_bytes, 1024, 64 * MIB, MIB),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t token_keys[] = {
+    CFGSCHEMA_U64("start", bosun_agent_config_t, token_start, 0, LLONG_MAX, 1000000),
+    CFGSCHEMA_U64("end", bosun_agent_config_t, token_end, 0, LLONG_MAX, 2000000),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t agent_keys[] = {
+    CFGSCHEMA_STR("id", bosun_agent_config_t, id, NULL, OPT, check_node_name),
+    CFGSCHEMA_STR("dataDir", bosun_agent_config_t, data_dir, "/var/lib/bosun/agent", 0, check_nonempty),
+    CFGSCHEMA_INT("priority", bosun_agent_config_t, priority, 0, 255, 100),
+    CFGSCHEMA_CUSTOM("resources", &resources_hooks, 0),
+    CFGSCHEMA_GROUP("electionToken", token_keys),
+    CFGSCHEMA_OBJ("networking", bosun_agent_config_t, net, net_keys),
+    CFGSCHEMA_OBJ("run", bosun_agent_config_t, run, run_keys),
+    CFGSCHEMA_OBJ("timing", bosun_agent_config_t, timing, timing_keys),
+    CFGSCHEMA_OBJ("logging", bosun_agent_config_t, logging, logging_keys),
+    CFGSCHEMA_OBJ("nats", bosun_agent_config_t, nats, nats_keys),
+    CFGSCHEMA_OBJ("commands", bosun_agent_config_t, commands, commands_keys),
+    CFGSCHEMA_NUM("maxRunSecs", bosun_agent_config_t, max_run_secs, 0, SECS_MAX, 0, 0),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t delivery_keys[] = {
+    CFGSCHEMA_NUM("ackTimeoutSecs", bosun_delivery_config_t, ack_timeout_secs, 0, 3600, 5, GT0),
+    CFGSCHEMA_INT("retries", bosun_delivery_config_t, retries, -1, 1000000, -1),
+    CFGSCHEMA_NUM("retryWaitSecs", bosun_delivery_config_t, retry_wait_secs, 0, 86400, 1, GT0),
+    CFGSCHEMA_NUM("maxRetryWaitSecs", bosun_delivery_config_t, max_retry_wait_secs, 0, 86400, 30, GT0),
+    CFGSCHEMA_NUM("methodTimeoutSecs", bosun_delivery_config_t, method_timeout_secs, 0, SECS_MAX, 60, GT0),
+    CFGSCHEMA_NUM("ttlSecs", bosun_delivery_config_t, ttl_secs, 0, SECS_MAX, 86400, GT0),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t central_keys[] = {
+    CFGSCHEMA_STR("id", bosun_central_config_t, id, "central", 0, check_node_name),
+    CFGSCHEMA_STR("dataDir", bosun_central_config_t, data_dir, "/var/lib/bosun/central", 0, check_nonempty),
+    CFGSCHEMA_OBJ("logging", bosun_central_config_t, logging, logging_keys),
+    CFGSCHEMA_OBJ("nats", bosun_central_config_t, nats, nats_keys),
+    CFGSCHEMA_OBJ("delivery", bosun_central_config_t, delivery, delivery_keys),
+    CFGSCHEMA_END,
+};
+
+/* ---- cross-field rules ---------------------------------------------------------------- */
+
+/* Fails when exactly one of a pair of "nats" keys is given. */
+static bosun_status_t nats_pair(cfgschema_walk_t *w, const char *a, const char *va, const char *b,
+                                const char *vb)
+{
+    if ((va != NULL) == (vb != NULL))
+        return BOSUN_OK;
+    return bosun_errf(w->err, BOSUN_ERR_CONFIG, "%s: key 'nats.%s' is given without 'nats.%s'; give both or neither",
+                      w->source, va != NULL ? a : b, va != NULL ? b : a);
+}
+
+static bosun_status_t nats_check(cfgschema_walk_t *w, const bosun_nats_config_t *n)
+{
+    bosun_status_t st = nats_pair(w, "tls.cert", n->tls_cert, "tls.key", n->tls_key);
+    if (st == BOSUN_OK)
+        st = nats_pair(w, "user", n->user, "password", n->password);
+    if (st != BOSUN_OK)
+        return st;
+    const char *kinds[] = {"user", "token", "nkeySeedFile", "credsFile"};
+    const char *given[] = {n->user, n->token, n->nkey_seed_file, n->creds_file};
+    const char *first = NULL;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (given[i] == NULL)
+            continue;
+        if (first != NULL)
+            return bosun_errf(w->err, BOSUN_ERR_CONFIG,
+                              "%s: keys 'nats.%s' and 'nats.%s' both set how to authenticate; give at "
+                              "most one of user, token, nkeySeedFile, credsFile",
+                              w->source, first, kinds[i]);
+        first = kinds[i];
+    }
+    return BOSUN_OK;
+}
+
+static bool name_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '-';
+}
+
+/* Sets *slot to "<short hostname>-<6 random hex>", made a valid node name. */
+static bosun_status_t generate_id(char **slot, cfgschema_walk_t *w)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    host[strcspn(host, ".")] = '\0';
+    for (char *p = host; *p != '\0'; p++)
+        if (!name_char(*p))
+            *p = '-';
+    if (sodium_init() < 0)
+        return bosun_errf(w->err, BOSUN_ERR_CRYPTO, "%s: cannot generate an id: libsodium failed to start",
+                          w->source);
+    unsigned char rnd[3];
+    randombytes_buf(rnd, sizeof rnd);
+    char id[BOSUN_NAME_MAX + 1];
+    snprintf(id, sizeof id, "%.*s-%02x%02x%02x", BOSUN_NAME_MAX - 7, host[0] != '\0' ? host : "node",
+             rnd[0], rnd[1], rnd[2]);
+    return cfgschema_set_str(slot, id);
+}
+
+/* ---- public API ---------------------------------------------------------------------- */
+
+/* Reads path (bounded) and applies it with table; wipes the buffer afterwards. */
+static bosun_status_t config_load(const cfgschema_key_t *table, void *dst, const char *path,
+                                  bosun_err_t *err)
+{
+    char *buf;
+    size_t len;
+    bosun_status_t st = cfgschema_read_file(path, CONFIG_MAX_BYTES, &buf, &len, err);
+    if (st != BOSUN_OK)
+        return st;
+    st = cfgschema_parse(table, dst, buf, len, path, err);
+    sodium_memzero(buf, len);
+    free(buf);
+    return st;
+}
+
+bosun_status_t bosun_agent_config_init(bosun_agent_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    return cfgschema_defaults(agent_keys, c);
+}
+
+bosun_status_t bosun_central_config_init(bosun_central_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    return cfgschema_defaults(central_keys, c);
+}
+
+bosun_status_t bosun_agent_config_load(bosun_agent_config_t *c, const char *path, bosun_err_t *err)
+{
+    return config_load(agent_keys, c, path, err);
+}
+
+bosun_status_t bosun_central_config_load(bosun_central_config_t *c, const char *path, bosun_err_t *err)
+{
+    return config_load(central_keys, c, path, err);
+}
+
+bosun_status_t bosun_agent_config_parse(bosun_agent_config_t *c, const char *json, size_t len,
+                                        const char *name, bosun_err_t *err)
+{
+    return cfgschema_parse(agent_keys, c, json, len, name, err);
+}
+
+bosun_status_t bosun_central_config_parse(bosun_central_config_t *c, const char *json, size_t len,
+                                          const char *name, bosun_err_t *err)
+{
+    return cfgschema_parse(central_keys, c, json, len, name, err);
+}
+
+bosun_status_t bosun_agent_config_finish(bosun_agent_config_t *c, const char *name, bosun_err_t *err)
+{
+    cfgschema_walk_t w;
+    cfgschema_walk_init(&w, name, err);
+    bosun_status_t st = BOSUN_OK;
+    if (c->id == NULL || c->id[0] == '\0')
+        st = generate_id(&c->id, &w);
+    if (st == BOSUN_ERR_NOMEM)
+        return bosun_errf(err, st, "%s: cannot generate an id: out of memory", w.source);
+    if (st != BOSUN_OK)
+        return st;
+    for (size_t i = 0; i < c->n_resources; i++)
+        if (c->resources[i].priority == BOSUN_PRIORITY_UNSET)
+            c->resources[i].priority = c->priority;
+    st = cfgschema_validate(&w, agent_keys, c);
+    if (st != BOSUN_OK)
+        return st;
+    if (c->token_start > c->token_end)
+        return bosun_errf(err, BOSUN_ERR_CONFIG,
+                          "%s: key 'electionToken.start' (%llu) must not be greater than "
+                          "'electionToken.end' (%llu)",
+                          w.source, (unsigned long long)c->token_start, (unsigned long long)c->token_end);
+    return nats_check(&w, &c->nats);
+}
+
+bosun_status_t bosun_central_config_finish(bosun_central_config_t *c, const char *name, bosun_err_t *err)
+{
+    cfgschema_walk_t w;
+    cfgschema_walk_init(&w, name, err);
+    bosun_status_t st = cfgschema_validate(&w, central_keys, c);
+    if (st != BOSUN_OK)
+        return st;
+    const bosun_delivery_config_t *d = &c->delivery;
+    if (d->retry_wait_secs > d->max_retry_wait_secs)
+        return bosun_errf(err, BOSUN_ERR_CONFIG,
+                          "%s: key 'delivery.retryWaitSecs' (%g) must not be greater than "
+                          "'delivery.maxRetryWaitSecs' (%g)",
+                          w.source, d->retry_wait_secs, d->max_retry_wait_secs);
+    return nats_check(&w, &c->nats);
+}
+
+void bosun_agent_config_free(bosun_agent_config_t *c)
+{
+    if (c == NULL)
+        return;
+    cfgschema_free(agent_keys, c);
+    memset(c, 0, sizeof *c);
+}
+
+void bosun_central_config_free(bosun_central_config_t *c)
+{
+    if (c == NULL)
+        return;
+    cfgschema_free(central_keys, c);
+    memset(c, 0, sizeof *c);
+}
+
+bosun_status_t bosun_nats_config_set_servers(bosun_nats_config_t *c, const char *list, bosun_err_t *err)
+{
+    if (list == NULL)
+        return bosun_errf(err, BOSUN_ERR_INVALID, "server list is missing");
+    char *copy = strdup(list);
+    if (copy == NULL)
+        return bosun_errf(err, BOSUN_ERR_NOMEM, "out of memory");
+    const char *items[SERVERS_MAX];
+    size_t n = 0;
+    bosun_status_t st = BOSUN_OK;
+    char *save = NULL;
+    /* strtok_r would skip empty entries; walk the commas by hand instead. */
+    for (char *item = copy; st == BOSUN_OK && item != NULL; item = save) {
+        char *comma = strchr(item, ',');
+        save = comma != NULL ? comma + 1 : NULL;
+        if (comma != NULL)
+            *comma = '\0';
+        item += strspn(item, " \t");
+        size_t len = strlen(item);
+        while (len > 0 && (item[len - 1] == ' ' || item[len - 1] == '\t'))
+            item[--len] = '\0';
+        if (len == 0)
+            st = bosun_errf(err, BOSUN_ERR_INVALID, "server list '%.100s' has an empty entry", list);
+        else if (n == SERVERS_MAX)
+            st = bosun_errf(err, BOSUN_ERR_INVALID, "server list has more than %d entries", SERVERS_MAX);
+        else if ((st = check_server(item, err)) == BOSUN_OK)
+            items[n++] = item;
+    }
+    if (st == BOSUN_OK && servers_install(c, items, n) != BOSUN_OK)
+        st = bosun_errf(err, BOSUN_ERR_NOMEM, "out of memory");
+    free(copy);
+    return st;
+}
+
+bosun_status_t bosun_config_set_str(char **slot, const char *value)
+{
+    return cfgschema_set_str(slot, value);
+}

@@ -1,0 +1,191 @@
+/*
+ * config.h - typed configuration for bosun-agent and bosun-central.
+ *
+ * A JSON file (jansson) is parsed once into these structs, on top of the
+ * defaults; nothing downstream ever sees a json_t. An unknown key, a wrong
+ * type or an out-of-range value is an error naming the file, the full key
+ * path (e.g. "networking.port") and what was expected. Command-line flags are
+ * applied by the binaries afterwards, then bosun_*_config_finish() checks the
+ * cross-field rules once more (so a bad flag is caught the same way).
+ *
+ * Keys of the Network State Manager's nsm_conf.json (id, priority,
+ * networking.*, resources, run.*, timing.*, electionToken.*, logging.*) keep
+ * their meaning; "nats" (servers, credentials, TLS), "dataDir" and the
+ * "commands" section are bosun's additions. docs/CONFIG.md lists every key.
+ *
+ * Ownership: every char * in these structs is owned by the struct and freed
+ * by the matching _free(); secrets are wiped with sodium_memzero.
+ */
+#ifndef BOSUN_CONFIG_H
+#define BOSUN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+/* NATS connection settings, shared by both binaries ("nats" section). */
+typedef struct {
+    char **servers;          /* "servers": list, or one comma-separated string */
+    size_t n_servers;        /* default: one, nats://127.0.0.1:4222 */
+    char *user;              /* "user" + "password" */
+    char *password;
+    char *token;             /* "token" */
+    char *nkey_seed_file;    /* "nkeySeedFile": file holding an nkey seed */
+    char *creds_file;        /* "credsFile": a .creds file (JWT + seed) */
+    char *tls_ca;            /* "tls.ca": CA bundle; enables TLS */
+    char *tls_cert;          /* "tls.cert" + "tls.key": client certificate */
+    char *tls_key;
+    char *tls_server_name;   /* "tls.serverName": expected name in the server cert */
+    double reconnect_wait_secs;   /* "reconnectWaitSecs", default 0.25 */
+    double reconnect_jitter_secs; /* "reconnectJitterSecs", default 0.25 */
+    double connect_timeout_secs;  /* "connectTimeoutSecs", default 2 */
+} bosun_nats_config_t;
+
+/* "logging" section. */
+typedef struct {
+    int level;               /* "level" 0..5 (FATAL..CHATTY), default 3 */
+    bool dashboard;          /* "dashboard": terminal dashboard, default false */
+    bool log_command_output; /* "logCommandOutput": log what scripts print */
+} bosun_logging_config_t;
+
+/*
+ * resources[].priority of an entry that gave none, until
+ * bosun_agent_config_finish() replaces it with the top-level "priority"
+ * (so the order of keys in the file does not matter).
+ */
+#define BOSUN_PRIORITY_UNSET (-1)
+
+/* One entry of "resources": a string, or {"id", "priority", "preempt"}. */
+typedef struct {
+    char *id;                /* a node-name-like token */
+    int priority;            /* 0..255; default: top-level "priority" (100) */
+    bool preempt;            /* default true */
+} bosun_resource_config_t;
+
+/* "networking" section (election transport and loss simulation). */
+typedef struct {
+    char *interface_name;    /* "interfaceName", default "lo" */
+    char *address;           /* "address", default "239.255.85.13" */
+    int port;                /* "port" 1..65535, default 8513 */
+    int ttl;                 /* "ttl" 0..255, default 1 */
+    int tos;                 /* "tos" 0..255, default 0 */
+    int tx_oversend;         /* "txOversend" 0..10 extra copies, default 0 */
+    char *crypto_password;   /* "cryptoPassword"; empty: clear text (warned) */
+    double rx_loss_pct;      /* "rxLossPercentage" 0..100 */
+    double tx_loss_pct;      /* "txLossPercentage" 0..100 */
+    double rx_error_pct;     /* "rxErrorPercentage" 0..100 */
+    double tx_error_pct;     /* "txErrorPercentage" 0..100 */
+} bosun_net_config_t;
+
+/* "run" section: transition scripts, each optional. */
+typedef struct {
+    char *on_idle;               /* "onIdle" */
+    char *before_going_active;   /* "beforeGoingActive": prints "A-B" */
+    char *on_going_active;       /* "onGoingActive" */
+    char *before_active;         /* "beforeActive": prints "1" to confirm */
+    char *on_active;             /* "onActive" */
+    double script_timeout_secs;  /* "scriptTimeoutSecs", default 5 */
+} bosun_run_config_t;
+
+/* "timing" section. All election timers are multiplied by the multiplier. */
+typedef struct {
+    double internal_multiplier;  /* "internalMultiplier" > 0, default 1 */
+    double tx_interval_secs;     /* "txIntervalSecs" > 0, default 1 */
+    double transition_wait_secs; /* "transitionWaitSecs" >= 0, default 3 */
+    int heartbeat_interval_ms;   /* "heartbeatIntervalMs" 10..3600000, default 500 */
+} bosun_timing_config_t;
+
+/* "commands" section: how the agent runs what it is asked. */
+typedef struct {
+    int max_concurrent;            /* "maxConcurrent" 1..1024, default 8 */
+    int max_queued;                /* "maxQueued" 0..100000, default 256 */
+    int max_output_bytes;          /* "maxOutputBytes" 0..16 MiB, default 65536 */
+    double default_timeout_secs;   /* "defaultTimeoutSecs" > 0, default 60 */
+    double result_retention_secs;  /* "resultRetentionSecs" > 0, default 86400 */
+    double shutdown_grace_secs;    /* "shutdownGraceSecs" >= 0, default 5 */
+    int max_payload_bytes;         /* "maxPayloadBytes", default 1 MiB */
+} bosun_commands_config_t;
+
+typedef struct {
+    char *id;                    /* node name; "" or absent: generated */
+    char *data_dir;              /* "dataDir", default "/var/lib/bosun/agent" */
+    int priority;                /* top-level "priority", default 100 */
+    bosun_resource_config_t *resources;
+    size_t n_resources;
+    uint64_t token_start;        /* "electionToken.start", default 1000000 */
+    uint64_t token_end;          /* "electionToken.end", default 2000000 */
+    bosun_net_config_t net;
+    bosun_run_config_t run;
+    bosun_timing_config_t timing;
+    bosun_logging_config_t logging;
+    bosun_nats_config_t nats;
+    bosun_commands_config_t commands;
+    double max_run_secs;         /* "maxRunSecs": stop after this long; 0 = forever */
+} bosun_agent_config_t;
+
+/* Defaults for messages dropped into inmsg.txt without these fields. */
+typedef struct {
+    double ack_timeout_secs;     /* "ackTimeoutSecs", default 5 */
+    int retries;                 /* "retries" (-1: until ttl), default -1 */
+    double retry_wait_secs;      /* "retryWaitSecs", default 1 (backoff base) */
+    double max_retry_wait_secs;  /* "maxRetryWaitSecs", default 30 */
+    double method_timeout_secs;  /* "methodTimeoutSecs", default 60 */
+    double ttl_secs;             /* "ttlSecs", default 86400 */
+} bosun_delivery_config_t;
+
+typedef struct {
+    char *id;                    /* node name, default "central" */
+    char *data_dir;              /* "dataDir", default "/var/lib/bosun/central" */
+    bosun_logging_config_t logging;
+    bosun_nats_config_t nats;
+    bosun_delivery_config_t delivery;
+} bosun_central_config_t;
+
+/* Fills *c with the defaults above. Returns BOSUN_ERR_NOMEM on failure. */
+bosun_status_t bosun_agent_config_init(bosun_agent_config_t *c);
+bosun_status_t bosun_central_config_init(bosun_central_config_t *c);
+
+/*
+ * Reads the JSON file at path and applies it over *c (which holds defaults or
+ * earlier values). On error returns BOSUN_ERR_CONFIG (or _IO when the file
+ * cannot be read) and fills *err with e.g.
+ *   "agent.json: unknown key 'networking.prot' (did you mean 'networking.port'?)"
+ *   "agent.json: key 'networking.port' must be an integer from 1 to 65535, got 70000"
+ *   "agent.json:4:12: invalid JSON: ..."
+ * *c may be partly updated on error; it still only needs _free().
+ */
+bosun_status_t bosun_agent_config_load(bosun_agent_config_t *c, const char *path, bosun_err_t *err);
+bosun_status_t bosun_central_config_load(bosun_central_config_t *c, const char *path, bosun_err_t *err);
+
+/* As _load, from a buffer; `name` stands for the file in messages. */
+bosun_status_t bosun_agent_config_parse(bosun_agent_config_t *c, const char *json, size_t len,
+                                        const char *name, bosun_err_t *err);
+bosun_status_t bosun_central_config_parse(bosun_central_config_t *c, const char *json, size_t len,
+                                          const char *name, bosun_err_t *err);
+
+/*
+ * Checks the rules that span keys (token start <= end, distinct resource ids,
+ * valid node name, TLS cert given with key...) and fills in derived values:
+ * an empty agent id becomes "<hostname>-<6 hex>" made valid. `name` is the
+ * source named in messages (the file, or "command line").
+ */
+bosun_status_t bosun_agent_config_finish(bosun_agent_config_t *c, const char *name, bosun_err_t *err);
+bosun_status_t bosun_central_config_finish(bosun_central_config_t *c, const char *name, bosun_err_t *err);
+
+/* Frees what *c owns (wiping secrets) and zeroes it; NULL is a no-op. */
+void bosun_agent_config_free(bosun_agent_config_t *c);
+void bosun_central_config_free(bosun_central_config_t *c);
+
+/*
+ * Replaces c->servers with the comma-separated list in `list`
+ * ("nats://a:4222,nats://b:4222"). Used by --brokerAddress and the
+ * "servers" key given as a string.
+ */
+bosun_status_t bosun_nats_config_set_servers(bosun_nats_config_t *c, const char *list, bosun_err_t *err);
+
+/* Replaces *slot with a copy of value (NULL allowed). */
+bosun_status_t bosun_config_set_str(char **slot, const char *value);
+
+#endif
