@@ -1,0 +1,79 @@
+/*
+ * heartbeat.c - the agent's heartbeat on <node>.event.heartbeat.
+ *
+ * Carries who this is (node, instance id, pid, version, boot time), a
+ * sequence number, the host status, the state of each configured resource
+ * and the agent's counters. Central derives liveness, restarts and the fleet
+ * view from it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "codec.h"
+#include "name.h"
+
+static void fill_counters(agent_t *a, Bosun__AgentCounters *c)
+{
+    c->heartbeats_sent = atomic_load(&a->counters.heartbeats_sent);
+    c->commands_received = atomic_load(&a->counters.commands_received);
+    c->commands_ok = atomic_load(&a->counters.commands_ok);
+    c->commands_failed = atomic_load(&a->counters.commands_failed);
+    c->commands_rejected = atomic_load(&a->counters.commands_rejected);
+    c->commands_duplicate = atomic_load(&a->counters.commands_duplicate);
+    c->events_received = atomic_load(&a->counters.events_received);
+    c->malformed_messages = atomic_load(&a->counters.malformed_messages);
+    c->nats_reconnects = bosun_nats_reconnects(a->nats);
+}
+
+void agent_publish_heartbeat(agent_t *a)
+{
+    const bosun_agent_config_t *cfg = a->cfg;
+    Bosun__Heartbeat hb = BOSUN__HEARTBEAT__INIT;
+    Bosun__HostStatus host = BOSUN__HOST_STATUS__INIT;
+    Bosun__AgentCounters counters = BOSUN__AGENT_COUNTERS__INIT;
+
+    hb.node = (char *)a->node;
+    hb.instance_id = a->instance_id;
+    hb.sequence = ++a->hb_sequence;
+    hb.boot_time_ms = a->boot_ms;
+    hb.pid = (uint32_t)getpid();
+    hb.version = (char *)BOSUN_VERSION;
+    hb.interval_ms = (uint32_t)cfg->timing.heartbeat_interval_ms;
+    hoststat_sample(&a->host, &host);
+    hb.host = &host;
+    fill_counters(a, &counters);
+    hb.counters = &counters;
+
+    /* Resource states: what the election engine knows (NONE until it runs). */
+    Bosun__ResourceStatus *rs = calloc(cfg->n_resources ? cfg->n_resources : 1, sizeof *rs);
+    Bosun__ResourceStatus **rsp = calloc(cfg->n_resources ? cfg->n_resources : 1, sizeof *rsp);
+    if (rs != NULL && rsp != NULL) {
+        for (size_t i = 0; i < cfg->n_resources; i++) {
+            bosun__resource_status__init(&rs[i]);
+            rs[i].resource = cfg->resources[i].id;
+            rs[i].priority = (uint32_t)cfg->resources[i].priority;
+            rsp[i] = &rs[i];
+        }
+        hb.resources = rsp;
+        hb.n_resources = cfg->n_resources;
+    }
+    hb.send_time_ms = bosun_wall_ms();
+
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (bosun_codec_encode(&hb.base, &buf, &len) == BOSUN_OK) {
+        char subject[BOSUN_NAME_MAX + 32];
+        snprintf(subject, sizeof subject, "%s.event.heartbeat", a->node);
+        natsStatus s = natsConnection_Publish(bosun_nats_conn(a->nats), subject, buf, (int)len);
+        if (s == NATS_OK)
+            atomic_fetch_add(&a->counters.heartbeats_sent, 1);
+        else
+            log_debug(a->log, "heartbeat", "publish failed: %s", natsStatus_GetText(s));
+        free(buf);
+    }
+    free(rs);
+    free(rsp);
+}
