@@ -45,7 +45,9 @@ uint64_t exec_start_ticks(pid_t pid)
     /* After ") " come fields 3..; start time is field 22. */
     unsigned long long ticks = 0;
     int field = 2;
-    for (char *tok = strtok(p + 1, " "); tok != NULL; tok = strtok(NULL, " ")) {
+    char *save = NULL;
+    /* strtok_r: pool workers call this concurrently (via on_started). */
+    for (char *tok = strtok_r(p + 1, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
         if (++field == 22) {
             ticks = strtoull(tok, NULL, 10);
             break;
@@ -99,6 +101,9 @@ static void child_exec(const exec_spec_t *spec, int out_fd, int err_fd, int stat
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
         goto fail;
+    /* dup2 onto the same number keeps close-on-exec: clear it on 0, 1, 2. */
+    for (int fd = 0; fd < 3; fd++)
+        fcntl(fd, F_SETFD, 0);
     /* status_fd is close-on-exec: it reports an exec failure, else closes. */
     if (status_fd != 3) {
         if (dup3(status_fd, 3, O_CLOEXEC) < 0)

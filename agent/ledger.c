@@ -58,8 +58,9 @@ bosun_status_t ledger_open(const char *path, ledger_t **out, bosun_err_t *err)
                 &l->started) != SQLITE_OK ||
         prepare(l, "UPDATE executions SET finished_ms = ?2, ack = ?3 WHERE id = ?1", &l->finish) !=
             SQLITE_OK ||
-        prepare(l, "DELETE FROM executions WHERE id = ?1 AND started_ms IS NULL", &l->forget) !=
-            SQLITE_OK ||
+        prepare(l,
+                "DELETE FROM executions WHERE id = ?1 AND started_ms IS NULL AND finished_ms IS NULL",
+                &l->forget) != SQLITE_OK ||
         prepare(l, "DELETE FROM executions WHERE finished_ms IS NOT NULL AND finished_ms < ?1",
                 &l->purge) != SQLITE_OK) {
         bosun_status_t rc = db_err(l->db, path, err);

@@ -30,7 +30,7 @@ static void *worker(void *arg)
     for (;;) {
         while (p->count == 0 && !p->closing)
             pthread_cond_wait(&p->work, &p->mu);
-        if (p->count == 0)
+        if (p->closing) /* what is still queued is pool_shutdown's to drop */
             break;
         void *job = p->queue[p->head];
         p->head = (p->head + 1) % p->cap;
