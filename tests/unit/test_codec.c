@@ -21,9 +21,6 @@
 
 /* ---- sample messages: every field holds a non-default value ------------------------ */
 
-static const uint8_t nonce_bytes[24] = {0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87,
-                                        0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f,
-                                        0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97};
 static const uint8_t cipher_bytes[] = {0xde, 0xad, 0xbe, 0xef, 0xff};
 static const uint8_t signature_bytes[] = {0xf0, 0xf1, 0xf2, 0xf3, 0x00, 0x01, 0x02, 0x03};
 static const uint8_t stdout_binary[] = {0xff, 0xfe, 'o', 'k', '\n'};
@@ -126,6 +123,7 @@ static void sample_init(sample_t *s)
         s->bid[i].priority = s->res[i].priority;
         s->bid[i].token = 1500000u + 100000u * (unsigned)i;
         s->bid[i].release = 1;
+        s->bid[i].preempt = 1;
         s->bid_p[i] = &s->bid[i];
     }
     s->ep = (Bosun__ElectionPacket)BOSUN__ELECTION_PACKET__INIT;
@@ -139,7 +137,8 @@ static void sample_init(sample_t *s)
 
     s->sealed = (Bosun__SealedPacket)BOSUN__SEALED_PACKET__INIT;
     s->sealed.version = 1;
-    s->sealed.nonce = BIN(nonce_bytes);
+    s->sealed.instance_id = 0x8877665544332211u;
+    s->sealed.sequence = 99;
     s->sealed.ciphertext = BIN(cipher_bytes);
     s->sealed.plaintext = TEXT("hello");
 
@@ -833,7 +832,7 @@ static void test_json_field_kinds(void **state)
         "{\"i32\":-7,\"f\":1.5,\"i64\":-9000000000,\"opt\":0,\"nums\":[1,4294967295],"
         "\"states\":[\"IDLE\",42],\"blobs\":[\"ab\",{\"base64\":\"3q2+7/8=\"}],"
         "\"reals\":[0.5,-2.25],\"bid\":{\"resource\":\"vip-1\",\"state\":\"ACTIVE\","
-        "\"priority\":100,\"token\":1500000,\"release\":true},\"child\":{\"i32\":1,\"f\":0.0,"
+        "\"priority\":100,\"token\":1500000,\"release\":true,\"preempt\":true},\"child\":{\"i32\":1,\"f\":0.0,"
         "\"i64\":0,\"opt\":null,\"nums\":[],\"states\":[],\"blobs\":[],\"reals\":[],\"child\":null}}";
     assert_json(j, expected);
     ProtobufCMessage *back = NULL;
