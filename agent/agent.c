@@ -112,6 +112,18 @@ bosun_status_t agent_new(const bosun_agent_config_t *cfg, const bosun_log_t *log
     rc = bosun_nats_open(&cfg->nats, &nopts, log, &a->nats, err);
     if (rc != BOSUN_OK)
         goto fail;
+    if (cfg->n_resources > 0) {
+        rc = elector_new(cfg, a->instance_id, log, a->nats, a->child_env, &a->elector, err);
+        if (rc != BOSUN_OK)
+            goto fail;
+        if ((rc = elector_start(a->elector)) != BOSUN_OK) {
+            bosun_errf(err, rc, "cannot start the election thread");
+            goto fail;
+        }
+        if (cfg->logging.dashboard && isatty(STDOUT_FILENO) &&
+            dashboard_start(cfg, a->elector, stdout, &a->dashboard) != BOSUN_OK)
+            log_warn(log, "agent", "cannot start the dashboard");
+    }
     rc = agent_subscribe(a, err);
     if (rc != BOSUN_OK)
         goto fail;
@@ -125,6 +137,10 @@ fail:
 /* Ends the run: stop intake, finish or interrupt commands, flush replies. */
 static void agent_stop(agent_t *a)
 {
+    /* Release resources first, so a standby takes over while we finish. */
+    dashboard_stop(a->dashboard);
+    a->dashboard = NULL;
+    elector_stop(a->elector);
     atomic_store(&a->closing, true);
     agent_unsubscribe(a);
     size_t running = pool_running(a->pool);
@@ -195,6 +211,8 @@ void agent_free(agent_t *a)
     if (a == NULL)
         return;
     agent_unsubscribe(a);
+    dashboard_stop(a->dashboard);
+    elector_free(a->elector);
     pool_shutdown(a->pool, 0);
     bosun_nats_close(a->nats, 1000);
     ledger_close(a->ledger);

@@ -8,9 +8,9 @@
  * module gets the agent_t it works for.
  *
  * Threads: nats.c calls back on its own threads (commands.c validates there
- * and answers or queues); commands run on the pool's workers; the main
- * thread publishes heartbeats and does housekeeping, so a long command never
- * delays a heartbeat.
+ * and answers or queues); commands run on the pool's workers; the election
+ * has its own thread (elector.c); the main thread publishes heartbeats and
+ * does housekeeping, so a long command never delays a heartbeat or a bid.
  */
 #ifndef BOSUN_AGENT_AGENT_H
 #define BOSUN_AGENT_AGENT_H
@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "dashboard.h"
+#include "elector.h"
 #include "hoststat.h"
 #include "ledger.h"
 #include "log.h"
@@ -50,6 +52,8 @@ typedef struct agent {
     natsSubscription *event_sub;
     ledger_t *ledger;
     pool_t *pool;
+    elector_t *elector;              /* NULL when no resources are configured */
+    dashboard_t *dashboard;          /* NULL unless logging.dashboard and a terminal */
     hoststat_t host;
     uint64_t hb_sequence;
     agent_counters_t counters;

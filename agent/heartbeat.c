@@ -26,6 +26,18 @@ static void fill_counters(agent_t *a, Bosun__AgentCounters *c)
     c->events_received = atomic_load(&a->counters.events_received);
     c->malformed_messages = atomic_load(&a->counters.malformed_messages);
     c->nats_reconnects = bosun_nats_reconnects(a->nats);
+    if (a->elector != NULL) {
+        elector_stats_t st;
+        elector_stats(a->elector, &st);
+        c->election_packets_tx = st.net.tx_packets;
+        c->election_packets_rx = st.net.rx_packets;
+        for (int i = 0; i < SEAL_DROP_COUNT; i++)
+            c->election_packets_dropped += st.dropped[i];
+        for (int i = 0; i < ELECTION_VERDICT_COUNT; i++)
+            if (i != ELECTION_ACCEPTED && i != ELECTION_DROP_OWN && i != ELECTION_DROP_DUPLICATE)
+                c->election_packets_dropped += st.rejected[i];
+        c->election_transitions = st.transitions;
+    }
 }
 
 void agent_publish_heartbeat(agent_t *a)
@@ -47,18 +59,24 @@ void agent_publish_heartbeat(agent_t *a)
     fill_counters(a, &counters);
     hb.counters = &counters;
 
-    /* Resource states: what the election engine knows (NONE until it runs). */
-    Bosun__ResourceStatus *rs = calloc(cfg->n_resources ? cfg->n_resources : 1, sizeof *rs);
-    Bosun__ResourceStatus **rsp = calloc(cfg->n_resources ? cfg->n_resources : 1, sizeof *rsp);
-    if (rs != NULL && rsp != NULL) {
-        for (size_t i = 0; i < cfg->n_resources; i++) {
+    /* Resource states as the election thread last left them. */
+    size_t n = cfg->n_resources;
+    elector_resource_t *snap = calloc(n ? n : 1, sizeof *snap);
+    Bosun__ResourceStatus *rs = calloc(n ? n : 1, sizeof *rs);
+    Bosun__ResourceStatus **rsp = calloc(n ? n : 1, sizeof *rsp);
+    if (snap != NULL && rs != NULL && rsp != NULL && a->elector != NULL) {
+        elector_snapshot(a->elector, snap, n);
+        for (size_t i = 0; i < n; i++) {
             bosun__resource_status__init(&rs[i]);
-            rs[i].resource = cfg->resources[i].id;
-            rs[i].priority = (uint32_t)cfg->resources[i].priority;
+            rs[i].resource = snap[i].id;
+            rs[i].state = (Bosun__ResourceState)snap[i].state;
+            rs[i].priority = snap[i].priority;
+            rs[i].owner = snap[i].owner;
+            rs[i].since_ms = snap[i].since_wall_ms;
             rsp[i] = &rs[i];
         }
         hb.resources = rsp;
-        hb.n_resources = cfg->n_resources;
+        hb.n_resources = n;
     }
     hb.send_time_ms = bosun_wall_ms();
 
@@ -74,6 +92,7 @@ void agent_publish_heartbeat(agent_t *a)
             log_debug(a->log, "heartbeat", "publish failed: %s", natsStatus_GetText(s));
         free(buf);
     }
+    free(snap);
     free(rs);
     free(rsp);
 }

@@ -117,10 +117,14 @@ static bosun_status_t apply_flags(const flags_t *f, bosun_agent_config_t *cfg, b
         (rc = cli_parse_double("--max-run-secs", f->max_run, 0, 1e9, &cfg->max_run_secs, err)) !=
             BOSUN_OK)
         return rc;
-    if (f->fixed_token &&
-        (rc = cli_parse_int("--fixed-token", f->fixed_token, 0, 0x7fffffffffffffffL, &v, err)) !=
+    if (f->fixed_token) {
+        if ((rc = cli_parse_int("--fixed-token", f->fixed_token, 0, 0x7fffffffffffffffL, &v, err)) !=
             BOSUN_OK)
-        return rc;
+            return rc;
+        cfg->fixed_token_set = true;
+        cfg->fixed_token = (uint64_t)v;
+    }
+    cfg->dashboard_token = f->dashboard_token != 0;
     return BOSUN_OK;
 }
 

@@ -134,6 +134,9 @@ static const method_t table[] = {
     {"ping", METHOD_INLINE, true, false, method_ping},
     {"shellCommand", METHOD_POOLED, true, false, method_shell},
     {"textLogging", METHOD_RECORDED, true, true, method_text_logging},
+    {"electionStatus", METHOD_INLINE, true, false, method_election_status},
+    {"electionForce", METHOD_RECORDED, true, false, method_election_force},
+    {"electionRelease", METHOD_RECORDED, true, false, method_election_release},
 };
 
 const method_t *methods_find(const char *name)

@@ -63,4 +63,9 @@ void methods_names(bool events, char *buf, size_t len);
 
 void method_result_free(method_result_t *res);
 
+/* The election's methods (election_methods.c). */
+void method_election_status(const method_call_t *call, method_result_t *res);
+void method_election_force(const method_call_t *call, method_result_t *res);
+void method_election_release(const method_call_t *call, method_result_t *res);
+
 #endif

@@ -123,6 +123,10 @@ typedef struct {
     bosun_nats_config_t nats;
     bosun_commands_config_t commands;
     double max_run_secs;         /* "maxRunSecs": stop after this long; 0 = forever */
+    /* Command line only (no file key): the seed's --fixed-token and --dashboard-token. */
+    bool fixed_token_set;
+    uint64_t fixed_token;
+    bool dashboard_token;
 } bosun_agent_config_t;
 
 /* Defaults for messages dropped into inmsg.txt without these fields. */
