@@ -14,7 +14,7 @@ build=(
     build-essential cmake pkg-config
     libnats-dev libprotobuf-c-dev protobuf-c-compiler libjansson-dev
     libsodium-dev libsqlite3-dev zlib1g-dev libmicrohttpd-dev
-    libcmocka-dev nats-server iproute2 procps
+    libcmocka-dev nats-server iproute2 procps nftables
 )
 
 want=("${build[@]}")
