@@ -7,6 +7,11 @@
  * result list (so finishing a script never allocates). The eventfd is a
  * semaphore whose count equals the number of results waiting: +1 when a
  * result is appended, -1 when scripts_take removes one, both under the lock.
+ *
+ * scripts_run refuses a timeout of 0 (BOSUN_ERR_INVALID: no script may run
+ * unbounded) and returns BOSUN_ERR_TOO_BIG while SCRIPTS_MAX_PENDING scripts
+ * are queued, running or finished but not yet taken, which bounds memory
+ * even when the caller stops taking results.
  */
 #include "scripts.h"
 

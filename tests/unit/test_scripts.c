@@ -14,7 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <errno.h>
+#include <dirent.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -43,6 +43,13 @@ typedef struct {
     scripts_t *s;
 } fixture_t;
 
+static char *dir_file(const fixture_t *f, const char *name)
+{
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/%s", f->dir, name) > 0);
+    return path;
+}
+
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
@@ -53,10 +60,51 @@ static int setup(void **state)
     return 0;
 }
 
+/* True if pid's command line is one a test script of f started. */
+static bool is_ours(const fixture_t *f, pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    FILE *fp = fopen(path, "re");
+    if (fp == NULL)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    buf[n] = '\0';
+    return strstr(buf, f->dir) != NULL || strcmp(buf, "sleep 300 ") == 0;
+}
+
+/* Kills whatever a failed test left running: every pid a script recorded. */
+static void kill_leftovers(const fixture_t *f)
+{
+    DIR *d = opendir(f->dir);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (!(len > 4 && strcmp(de->d_name + len - 4, ".pid") == 0) &&
+            !(len > 6 && strcmp(de->d_name + len - 6, ".child") == 0))
+            continue;
+        char *path = dir_file(f, de->d_name);
+        char *text = harness_read_file(path, NULL);
+        pid_t pid = text != NULL ? (pid_t)atoi(text) : 0;
+        if (pid > 1 && is_ours(f, pid))
+            kill(pid, SIGKILL);
+        free(text);
+        free(path);
+    }
+    closedir(d);
+}
+
 static int teardown(void **state)
 {
     fixture_t *f = *state;
     scripts_free(f->s);
+    kill_leftovers(f);
     harness_rmtree(f->dir);
     free(f->dir);
     free(f);
@@ -74,13 +122,6 @@ static char *write_script(const fixture_t *f, const char *name, const char *body
     assert_int_equal(harness_write_file(path, text), 0);
     assert_int_equal(chmod(path, 0755), 0);
     free(text);
-    return path;
-}
-
-static char *dir_file(const fixture_t *f, const char *name)
-{
-    char *path = NULL;
-    assert_true(asprintf(&path, "%s/%s", f->dir, name) > 0);
     return path;
 }
 
@@ -161,10 +202,11 @@ static void assert_hang_gone(const fixture_t *f, const char *name)
     for (int i = 0; i < 100 && !(pid_dead(pid) && pid_dead(child)); i++)
         bosun_sleep_ms(10);
     if (!pid_dead(pid) || !pid_dead(child)) {
+        char pst = proc_state(pid), cst = proc_state(child);
         kill(pid, SIGKILL);
         kill(child, SIGKILL);
-        fail_msg("script %s left processes: pid %d (%c), child %d (%c)", name, (int)pid,
-                 proc_state(pid), (int)child, proc_state(child));
+        fail_msg("script %s left processes: pid %d (state %c), child %d (state %c)", name,
+                 (int)pid, pst ? pst : '-', (int)child, cst ? cst : '-');
     }
     free(pp);
     free(cp);
