@@ -13,39 +13,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "files.h"
 #include "name.h"
 
 #define PURGE_EVERY_MS 60000u
-
-/* mkdir -p for the data directory, mode 0750. */
-static bosun_status_t make_dirs(const char *path, bosun_err_t *err)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return bosun_errf(err, BOSUN_ERR_INVALID, "data directory path too long");
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-                return bosun_errf(err, BOSUN_ERR_IO, "cannot create data directory %s: %s", buf,
-                                  strerror(errno));
-            *p = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    return BOSUN_OK;
-}
-
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *s = malloc(n);
-    if (s != NULL)
-        snprintf(s, n, "%s/%s", dir, name);
-    return s;
-}
 
 /* The fixed environment commands run with (nothing inherited from ours). */
 static bosun_status_t build_env(agent_t *a)
@@ -83,12 +54,12 @@ bosun_status_t agent_new(const bosun_agent_config_t *cfg, const bosun_log_t *log
     ratelimit_init(&a->reject_log, 10);
     hoststat_init(&a->host);
 
-    bosun_status_t rc = make_dirs(cfg->data_dir, err);
+    bosun_status_t rc = bosun_mkdirs(cfg->data_dir, 0750, err);
     if (rc != BOSUN_OK)
         goto fail;
     rc = BOSUN_ERR_NOMEM;
-    char *ledger_path = join(cfg->data_dir, "agent-ledger.db");
-    a->text_log_path = join(cfg->data_dir, "textLogging.log");
+    char *ledger_path = bosun_path_join(cfg->data_dir, "agent-ledger.db");
+    a->text_log_path = bosun_path_join(cfg->data_dir, "textLogging.log");
     if (ledger_path == NULL || a->text_log_path == NULL || build_env(a) != BOSUN_OK) {
         free(ledger_path);
         goto fail;

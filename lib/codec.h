@@ -75,6 +75,9 @@ json_t *bosun_codec_subject_json(const char *subject, const void *buf, size_t le
 /* The short type name of d ("Heartbeat"). */
 const char *bosun_codec_type_name(const ProtobufCMessageDescriptor *d);
 
+/* The JSON name of enum value v ("OK" for ACK_STATUS_OK); "?" if unknown. */
+const char *bosun_codec_enum_name(const ProtobufCEnumDescriptor *ed, int v);
+
 /* Finds a message descriptor by short name ("Ack"); NULL if none. */
 const ProtobufCMessageDescriptor *bosun_codec_type_by_name(const char *name);
 

@@ -161,6 +161,12 @@ static json_t *real_to_json(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+const char *bosun_codec_enum_name(const ProtobufCEnumDescriptor *ed, int v)
+{
+    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
+    return ev == NULL ? "?" : ev->name + enum_prefix_len(ed);
+}
+
 static json_t *enum_to_json(const ProtobufCEnumDescriptor *ed, int v)
 {
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
