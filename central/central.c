@@ -1,15 +1,32 @@
-/* central.c - central's NATS presence and its view of who is sending heartbeats. */
+/* central.c - central's loop: inbox -> store -> outbox -> NATS -> results. */
 #include "central.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "codec.h"
+#include "files.h"
+
+#define TICK_MS 1000u
+
+static uint64_t next_random(void *arg)
+{
+    uint64_t *s = arg; /* xorshift64*, seeded from libsodium */
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545F4914F6CDD1Dull;
+}
+
+/* ---- heartbeats (who is out there) ------------------------------------------------ */
 
 static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
@@ -39,9 +56,130 @@ static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg
     natsMsg_Destroy(msg);
 }
 
+/* ---- the delivery pipeline ---------------------------------------------------------- */
+
+static void resume(void *arg, message_t *m)
+{
+    central_t *c = arg;
+    if (outbox_add(c->outbox, m) != BOSUN_OK) {
+        log_error(c->log, "central", "%s: out of memory queueing it; it resumes at the next start", m->id);
+        message_free(m);
+    }
+}
+
+/* Reads new drops, accepts them in one transaction, queues them. */
+static void take_inbox(central_t *c)
+{
+    for (int round = 0; round < 64; round++) {
+        inbox_batch_t b;
+        inbox_position_t pos;
+        bool more = false;
+        bosun_err_t err = {0};
+        inbox_batch_init(&b);
+        uint64_t now = bosun_wall_ms();
+        if (inbox_read(c->inbox, now, &b, &pos, &more, &err) != BOSUN_OK) {
+            log_error(c->log, "inbox", "%s", err.msg);
+            inbox_batch_free(&b);
+            return;
+        }
+        if (b.n_messages == 0 && b.n_rejects == 0 && b.consumed == 0) {
+            inbox_batch_free(&b);
+            return;
+        }
+        if (store_accept(c->store, b.messages, b.n_messages, b.rejects, b.n_rejects, &pos, now, &err) !=
+            BOSUN_OK) {
+            /* Not accepted: the same drops are offered again next time. */
+            log_error(c->log, "inbox", "cannot accept %zu messages: %s", b.n_messages, err.msg);
+            inbox_batch_free(&b);
+            return;
+        }
+        inbox_committed(c->inbox, &pos);
+        for (size_t i = 0; i < b.n_rejects; i++) {
+            log_warn(c->log, "inbox", "rejected: %s", b.rejects[i].reason);
+            results_reject(&c->results, &b.rejects[i], now);
+        }
+        for (size_t i = 0; i < b.n_messages; i++) {
+            message_t *m = b.messages[i];
+            log_debug(c->log, "inbox", "accepted %s: %s %s to %s", m->id, m->is_event ? "event" : "command",
+                      m->method, m->node);
+            b.messages[i] = NULL;
+            resume(c, m);
+        }
+        if (b.n_messages > 0)
+            log_info(c->log, "inbox", "accepted %zu messages%s", b.n_messages,
+                     b.n_rejects ? " (some rejected; see inmsg.rejects.ndjson)" : "");
+        inbox_batch_free(&b);
+        if (!more)
+            return;
+    }
+}
+
+/* Writes, commits and announces what the outbox finished. */
+static void settle(central_t *c, uint64_t now)
+{
+    outbox_actions_t *a = &c->act;
+    for (size_t i = 0; i < a->n_sends; i++) {
+        message_t *m = a->sends[i];
+        if (dispatch_send(c->dispatch, m) != BOSUN_OK)
+            log_debug(c->log, "dispatch", "%s: attempt %u not sent now; it will be retried", m->id,
+                      m->attempts);
+        store_attempt(c->store, m, now, "sent");
+    }
+    for (size_t i = 0; i < a->n_finals; i++) {
+        outbox_final_t *f = &a->finals[i];
+        Bosun__Command cmd = BOSUN__COMMAND__INIT;
+        Bosun__Result res = BOSUN__RESULT__INIT;
+        results_build(f->m, c->cfg->id, f->status, f->ack, f->error, now, &cmd, &res);
+        store_finish(c->store, f->m, f->status, f->ack, f->error, now);
+        if (results_log(&c->results, &res) != BOSUN_OK)
+            log_error(c->log, "results", "cannot append to messages.ndjson: %s", strerror(errno));
+    }
+    bosun_err_t err = {0};
+    if (store_flush(c->store, &err) != BOSUN_OK)
+        log_error(c->log, "store", "%s", err.msg);
+    for (size_t i = 0; i < a->n_finals; i++) {
+        outbox_final_t *f = &a->finals[i];
+        Bosun__Command cmd = BOSUN__COMMAND__INIT;
+        Bosun__Result res = BOSUN__RESULT__INIT;
+        results_build(f->m, c->cfg->id, f->status, f->ack, f->error, now, &cmd, &res);
+        results_publish(c->nats, &res);
+        log_info(c->log, "dispatch", "%s %s %s on %s: %s after %u attempts%s%s", f->m->id,
+                 f->m->is_event ? "event" : "command", f->m->method, f->m->node,
+                 bosun_codec_enum_name(&bosun__ack_status__descriptor, f->status), f->m->attempts,
+                 f->error[0] ? ": " : "", f->error);
+        message_free(f->m);
+    }
+    outbox_actions_clear(a);
+}
+
+static void take_answers(central_t *c)
+{
+    dispatch_answer_t ans;
+    for (int i = 0; i < 10000 && dispatch_take(c->dispatch, &ans); i++) {
+        ProtobufCMessage *ack = NULL;
+        bosun_err_t err;
+        if (!ans.no_responders &&
+            bosun_codec_decode(&bosun__ack__descriptor, ans.data, ans.len, 0, &ack, &err) != BOSUN_OK)
+            log_warn(c->log, "dispatch", "answer from %s for seq %llu: %s", ans.node,
+                     (unsigned long long)ans.seq, err.msg);
+        else
+            outbox_on_answer(c->outbox, ans.node, ans.seq, ans.attempt, (const Bosun__Ack *)ack,
+                             ans.no_responders, bosun_wall_ms(), &c->act);
+        /* The Ack is borrowed by finals until settle() has run. */
+        settle(c, bosun_wall_ms());
+        if (ack != NULL)
+            protobuf_c_message_free_unpacked(ack, NULL);
+        free(ans.data);
+    }
+}
+
+/* ---- life --------------------------------------------------------------------------- */
+
 bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t *log,
                            central_t **out, bosun_err_t *err)
 {
+    if (sodium_init() < 0)
+        return bosun_errf(err, BOSUN_ERR_CRYPTO, "libsodium failed to initialise");
     central_t *c = calloc(1, sizeof *c);
     if (c == NULL || (c->instances = json_object()) == NULL) {
         free(c);
@@ -50,37 +188,93 @@ bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t 
     c->cfg = cfg;
     c->log = log;
     pthread_mutex_init(&c->mu, NULL);
+    outbox_actions_init(&c->act);
+    randombytes_buf(&c->rng, sizeof c->rng);
+    c->rng |= 1;
+
+    bosun_status_t rc;
+    inbox_position_t pos;
+    if ((rc = bosun_mkdirs(cfg->data_dir, 0750, err)) != BOSUN_OK ||
+        (rc = store_open(cfg->data_dir, &c->store, err)) != BOSUN_OK ||
+        (rc = results_open(&c->results, cfg->data_dir, err)) != BOSUN_OK ||
+        (rc = outbox_new(next_random, &c->rng, &c->outbox)) != BOSUN_OK ||
+        (rc = store_inbox_position(c->store, &pos)) != BOSUN_OK)
+        goto fail;
+    if ((c->inbox_path = bosun_path_join(cfg->data_dir, "inmsg.txt")) == NULL) {
+        rc = BOSUN_ERR_NOMEM;
+        goto fail;
+    }
+    if ((rc = inbox_open(c->inbox_path, &pos, &cfg->delivery, &c->inbox, err)) != BOSUN_OK)
+        goto fail;
+    if ((rc = store_load_pending(c->store, resume, c, err)) != BOSUN_OK)
+        goto fail;
+    if (outbox_pending(c->outbox) > 0)
+        log_info(log, "central", "resuming %zu pending messages for %zu nodes, in accept order",
+                 outbox_pending(c->outbox), outbox_nodes(c->outbox));
+
     char name[128];
     snprintf(name, sizeof name, "bosun-central %s", cfg->id);
     bosun_nats_opts_t opts = {.client_name = name, .no_echo = true};
-    bosun_status_t rc = bosun_nats_open(&cfg->nats, &opts, log, &c->nats, err);
-    if (rc == BOSUN_OK) {
-        natsStatus s = natsConnection_Subscribe(&c->heartbeat_sub, bosun_nats_conn(c->nats),
-                                                "*.event.heartbeat", on_heartbeat, c);
-        if (s != NATS_OK)
-            rc = bosun_nats_err(s, "natsConnection_Subscribe", err);
-    }
-    if (rc != BOSUN_OK) {
-        central_free(c);
-        return rc;
+    if ((rc = bosun_nats_open(&cfg->nats, &opts, log, &c->nats, err)) != BOSUN_OK ||
+        (rc = dispatch_new(c->nats, cfg->id, log, &c->dispatch, err)) != BOSUN_OK)
+        goto fail;
+    natsStatus s = natsConnection_Subscribe(&c->heartbeat_sub, bosun_nats_conn(c->nats),
+                                            "*.event.heartbeat", on_heartbeat, c);
+    if (s != NATS_OK) {
+        rc = bosun_nats_err(s, "natsConnection_Subscribe", err);
+        goto fail;
     }
     *out = c;
     return BOSUN_OK;
+fail:
+    central_free(c);
+    return rc;
 }
 
 int central_run(central_t *c, int sigfd)
 {
-    log_info(c->log, "central", "%s running (data %s)", c->cfg->id, c->cfg->data_dir);
+    log_info(c->log, "central", "%s running: inbox %s, data %s", c->cfg->id, c->inbox_path,
+             c->cfg->data_dir);
+    uint64_t next_tick = 0;
     for (;;) {
-        struct pollfd pf = {.fd = sigfd, .events = POLLIN};
-        if (poll(&pf, 1, -1) <= 0)
-            continue;
-        struct signalfd_siginfo si;
-        if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si &&
-            (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)) {
-            log_info(c->log, "central", "%s received; stopping", strsignal((int)si.ssi_signo));
-            break;
+        uint64_t now = bosun_wall_ms();
+        uint64_t due = outbox_next_deadline(c->outbox);
+        uint64_t wake = next_tick < due ? next_tick : due;
+        int timeout = wake <= now ? 0 : (wake - now > TICK_MS ? (int)TICK_MS : (int)(wake - now));
+        struct pollfd pf[3] = {
+            {.fd = sigfd, .events = POLLIN},
+            {.fd = inbox_fd(c->inbox), .events = POLLIN},
+            {.fd = dispatch_fd(c->dispatch), .events = POLLIN},
+        };
+        int n = poll(pf, 3, timeout);
+        if (n < 0 && errno != EINTR)
+            bosun_sleep_ms(10);
+        if (n > 0 && (pf[0].revents & POLLIN)) {
+            struct signalfd_siginfo si;
+            if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si &&
+                (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)) {
+                log_info(c->log, "central", "%s received; stopping", strsignal((int)si.ssi_signo));
+                break;
+            }
         }
+        if (n > 0 && (pf[1].revents & POLLIN))
+            take_inbox(c);
+        if (n > 0 && (pf[2].revents & POLLIN))
+            take_answers(c);
+        now = bosun_wall_ms();
+        if (now >= next_tick) {
+            inbox_position_t pos;
+            bool changed = false;
+            bosun_err_t err = {0};
+            take_inbox(c); /* also picks up a tail left waiting */
+            if (inbox_tick(c->inbox, now, &pos, &changed, &err) != BOSUN_OK)
+                log_error(c->log, "inbox", "%s", err.msg);
+            else if (changed && store_save_position(c->store, &pos, &err) == BOSUN_OK)
+                inbox_committed(c->inbox, &pos);
+            next_tick = now + TICK_MS;
+        }
+        outbox_due(c->outbox, now, &c->act);
+        settle(c, now);
     }
     return 0;
 }
@@ -93,7 +287,18 @@ void central_free(central_t *c)
         natsSubscription_Unsubscribe(c->heartbeat_sub);
         natsSubscription_Destroy(c->heartbeat_sub);
     }
+    dispatch_free(c->dispatch);
     bosun_nats_close(c->nats, 1000);
+    if (c->store != NULL) {
+        bosun_err_t err;
+        store_flush(c->store, &err);
+    }
+    outbox_free(c->outbox);
+    outbox_actions_free(&c->act);
+    inbox_close(c->inbox);
+    store_close(c->store);
+    results_close(&c->results);
+    free(c->inbox_path);
     json_decref(c->instances);
     pthread_mutex_destroy(&c->mu);
     free(c);

@@ -1,10 +1,11 @@
 /*
  * central.h - the bosun-central daemon: its context and main loop.
  *
- * At this stage central connects to NATS and follows the fleet's heartbeats,
- * logging each node instance the first time it is heard (a restart shows as
- * a new instance). The inbox, delivery, liveness, recorder and HTTP duties
- * of DESIGN.md build on this context.
+ * One loop thread owns the inbox (inmsg.txt), the store (SQLite), the
+ * outbox (per-node delivery) and the results files; nats.c's callbacks only
+ * queue answers and heartbeats for it. Each turn of the loop: read new
+ * drops and accept them (store commit, then queue), apply answers, send
+ * what is due, write and commit results.
  */
 #ifndef BOSUN_CENTRAL_CENTRAL_H
 #define BOSUN_CENTRAL_CENTRAL_H
@@ -13,8 +14,13 @@
 #include <pthread.h>
 
 #include "config.h"
+#include "dispatch.h"
+#include "inbox.h"
 #include "log.h"
 #include "natsconn.h"
+#include "outbox.h"
+#include "results.h"
+#include "store.h"
 
 typedef struct {
     const bosun_central_config_t *cfg; /* borrowed */
@@ -22,10 +28,19 @@ typedef struct {
     bosun_nats_t *nats;
     natsSubscription *heartbeat_sub;
     pthread_mutex_t mu;
-    json_t *instances;                 /* node -> instance id (hex) last heard */
+    json_t *instances;                 /* node -> instance id last heard (under mu) */
+
+    store_t *store;
+    inbox_t *inbox;
+    outbox_t *outbox;
+    outbox_actions_t act;
+    dispatch_t *dispatch;
+    results_t results;
+    uint64_t rng;
+    char *inbox_path;
 } central_t;
 
-/* Connects and subscribes. cfg and log must outlive the central. */
+/* Opens the store and inbox, resumes pending messages, connects. */
 bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t *log,
                            central_t **out, bosun_err_t *err);
 

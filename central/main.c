@@ -4,6 +4,8 @@
  *   bosun-central [options]              run the daemon
  *   bosun-central watch SUBJECT...       print bosun messages as JSON lines
  *   bosun-central request --to N --method M -- DATA...
+ *   bosun-central send --to N --method M -- DATA...     (appends to inmsg.txt)
+ *   bosun-central results [--node N] [--id ID] [--since T]
  *
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad flags or configuration.
  */
@@ -22,6 +24,8 @@ static const char usage_text[] =
     "usage: bosun-central [options]\n"
     "       bosun-central watch [--brokerAddress URLS] SUBJECT...\n"
     "       bosun-central request [--brokerAddress URLS] --to NODE --method M [-- DATA...]\n"
+    "       bosun-central send [--data-dir DIR] --to NODE[,NODE...] --method M [-- DATA...]\n"
+    "       bosun-central results [--data-dir DIR] [--node N] [--id ID] [--since T]\n"
     "\n"
     "Runs bosun's central node, or one of its tools.\n"
     "\n"
@@ -42,6 +46,10 @@ int main(int argc, char **argv)
         return tool_watch(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "request") == 0)
         return tool_request(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "send") == 0)
+        return tool_send(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "results") == 0)
+        return tool_results(argc - 1, argv + 1);
 
     static const struct option options[] = {
         {"config-file", required_argument, NULL, 'c'},

@@ -1,8 +1,21 @@
-# bosun-central sources (included from the root CMakeLists.txt).
+# bosun-central sources (included from the root CMakeLists.txt). Central's
+# modules live in a static library so tests and benchmarks can link them.
+add_library(bosun_central_core STATIC
+  central/central.c
+  central/dispatch.c
+  central/inbox.c
+  central/message.c
+  central/outbox.c
+  central/results.c
+  central/store.c
+)
+target_include_directories(bosun_central_core PUBLIC ${CMAKE_SOURCE_DIR}/central)
+target_link_libraries(bosun_central_core PUBLIC bosun PkgConfig::SQLITE m)
+
 add_executable(bosun-central
   central/main.c
-  central/central.c
   central/tools.c
+  central/tools_store.c
 )
 target_include_directories(bosun-central PRIVATE ${CMAKE_SOURCE_DIR}/central)
-target_link_libraries(bosun-central PRIVATE bosun)
+target_link_libraries(bosun-central PRIVATE bosun bosun_central_core)

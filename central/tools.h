@@ -14,4 +14,15 @@
 int tool_watch(int argc, char **argv);
 int tool_request(int argc, char **argv);
 
+/*   bosun-central send [--data-dir DIR | --config-file F] --to NODE[,NODE...]
+ *                      --method M [--event] [--ack-timeout S] [--retries N]
+ *                      [--retry-wait S] [--method-timeout S] [--ttl S] [-- DATA...]
+ *       appends one drop to <dataDir>/inmsg.txt, exactly as an operator would */
+int tool_send(int argc, char **argv);
+
+/*   bosun-central results [--data-dir DIR | --config-file F] [--node N] [--id ID]
+ *                         [--since T] [--pending] [--limit N]
+ *       prints stored outcomes as JSON lines (T: epoch ms, or 30s/10m/2h/1d ago) */
+int tool_results(int argc, char **argv);
+
 #endif
