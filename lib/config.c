@@ -299,6 +299,137 @@ static const cfgschema_custom_t servers_hooks = {
     .parse = servers_parse, .init = servers_init, .validate = servers_validate, .free = servers_free,
 };
 
+/* ---- lists of strings: "expectedNodes", "recorder.subjects" ------------------------ */
+
+#define STRLIST_MAX 100000
+
+static void strlist_free(char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cfgschema_free_str(items[i]);
+    free(items);
+}
+
+/* Replaces (*items, *n) with copies of the strings in v, each passing check. */
+static bosun_status_t strlist_parse(cfgschema_walk_t *w, const json_t *v, char ***items, size_t *n,
+                                    const char *what, bosun_status_t (*check)(const char *, bosun_err_t *))
+{
+    if (!json_is_array(v))
+        return cfgschema_type_error(w, what, v);
+    size_t count = json_array_size(v);
+    if (count > STRLIST_MAX)
+        return cfgschema_fail(w, "may list at most %d entries, got %zu", STRLIST_MAX, count);
+    char **list = calloc(count ? count : 1, sizeof *list);
+    if (list == NULL)
+        return BOSUN_ERR_NOMEM;
+    bosun_err_t e;
+    bosun_err_clear(&e);
+    for (size_t i = 0; i < count; i++) {
+        const json_t *s = json_array_get(v, i);
+        size_t mark = cfgschema_path_push_index(w, i);
+        bosun_status_t st = BOSUN_OK;
+        if (!json_is_string(s))
+            st = cfgschema_type_error(w, "a string", s);
+        else if (check != NULL && check(json_string_value(s), &e) != BOSUN_OK)
+            st = cfgschema_fail(w, "%s", e.msg);
+        else if ((list[i] = strdup(json_string_value(s))) == NULL)
+            st = BOSUN_ERR_NOMEM;
+        if (st != BOSUN_OK) {
+            strlist_free(list, i);
+            return st;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(list[k], list[i]) == 0) {
+                st = cfgschema_fail(w, "'%s' is listed twice", list[i]);
+                strlist_free(list, i + 1);
+                return st;
+            }
+        cfgschema_path_pop(w, mark);
+    }
+    strlist_free(*items, *n);
+    *items = list;
+    *n = count;
+    return BOSUN_OK;
+}
+
+static bosun_status_t check_expected_node(const char *s, bosun_err_t *err)
+{
+    return bosun_name_check(s, "node name", err);
+}
+
+static bosun_status_t expected_parse(cfgschema_walk_t *w, const json_t *v, void *obj)
+{
+    bosun_central_config_t *c = obj;
+    return strlist_parse(w, v, &c->expected_nodes, &c->n_expected_nodes, "a list of node names",
+                         check_expected_node);
+}
+
+static void expected_free(void *obj)
+{
+    bosun_central_config_t *c = obj;
+    strlist_free(c->expected_nodes, c->n_expected_nodes);
+    c->expected_nodes = NULL;
+    c->n_expected_nodes = 0;
+}
+
+static const cfgschema_custom_t expected_hooks = {.parse = expected_parse, .free = expected_free};
+
+/* A NATS subject to subscribe to: tokens of printable non-space characters. */
+static bosun_status_t check_subject(const char *s, bosun_err_t *err)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 256 || s[0] == '.' || s[n - 1] == '.' || strstr(s, "..") != NULL)
+        return bosun_errf(err, BOSUN_ERR_INVALID, "'%.80s' is not a NATS subject", s);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+            return bosun_errf(err, BOSUN_ERR_INVALID, "subject '%.80s' holds white space or a control character", s);
+    return BOSUN_OK;
+}
+
+static bosun_status_t subjects_parse(cfgschema_walk_t *w, const json_t *v, void *obj)
+{
+    bosun_recorder_config_t *c = obj;
+    return strlist_parse(w, v, &c->subjects, &c->n_subjects, "a list of NATS subjects", check_subject);
+}
+
+static bosun_status_t subjects_init(void *obj)
+{
+    bosun_recorder_config_t *c = obj;
+    c->subjects = calloc(1, sizeof *c->subjects);
+    if (c->subjects == NULL || (c->subjects[0] = strdup("*.event.>")) == NULL) {
+        free(c->subjects);
+        c->subjects = NULL;
+        return BOSUN_ERR_NOMEM;
+    }
+    c->n_subjects = 1;
+    return BOSUN_OK;
+}
+
+static void subjects_free(void *obj)
+{
+    bosun_recorder_config_t *c = obj;
+    strlist_free(c->subjects, c->n_subjects);
+    c->subjects = NULL;
+    c->n_subjects = 0;
+}
+
+static const cfgschema_custom_t subjects_hooks = {
+    .parse = subjects_parse, .init = subjects_init, .free = subjects_free,
+};
+
+/* "host:port" for the HTTP listener, or "" (off). */
+static bosun_status_t check_listen(const char *s, bosun_err_t *err)
+{
+    if (s[0] == '\0')
+        return BOSUN_OK;
+    const char *colon = strrchr(s, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (colon == NULL || colon == s || end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
+        return bosun_errf(err, BOSUN_ERR_INVALID, "'%.80s' is not ADDRESS:PORT (e.g. 127.0.0.1:8756)", s);
+    return BOSUN_OK;
+}
+
 /* ---- the tables -------------------------------------------------------------------- */
 
 #define OPT (CFGSCHEMA_F_NULLABLE)
@@ -411,12 +542,46 @@ static const cfgschema_key_t delivery_keys[] = {
     CFGSCHEMA_END,
 };
 
+static const cfgschema_key_t liveness_keys[] = {
+    CFGSCHEMA_INT("slowMs", bosun_liveness_config_t, slow_ms, 1, 86400000, 1000),
+    CFGSCHEMA_INT("warnMs", bosun_liveness_config_t, warn_ms, 1, 86400000, 2000),
+    CFGSCHEMA_INT("deadMs", bosun_liveness_config_t, dead_ms, 1, 86400000, 5000),
+    CFGSCHEMA_INT("removeMs", bosun_liveness_config_t, remove_ms, 1, 86400000, 10000),
+    CFGSCHEMA_INT("checkIntervalMs", bosun_liveness_config_t, check_interval_ms, 10, 60000, 250),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t timesync_keys[] = {
+    CFGSCHEMA_NUM("intervalSecs", bosun_timesync_config_t, interval_secs, 0, 86400, 10, 0),
+    CFGSCHEMA_NUM("warnOffsetMs", bosun_timesync_config_t, warn_offset_ms, 0, 86400000, 100, GT0),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t recorder_keys[] = {
+    CFGSCHEMA_BOOL("enabled", bosun_recorder_config_t, enabled, true),
+    CFGSCHEMA_CUSTOM("subjects", &subjects_hooks, 0),
+    CFGSCHEMA_NUM("storageIntervalSecs", bosun_recorder_config_t, storage_interval_secs, 0, 86400 * 7, 600, GT0),
+    CFGSCHEMA_STR("dir", bosun_recorder_config_t, dir, NULL, OPT, NULL),
+    CFGSCHEMA_INT("queueMax", bosun_recorder_config_t, queue_max, 100, 100000000, 100000),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t http_keys[] = {
+    CFGSCHEMA_STR("listen", bosun_http_config_t, listen, "127.0.0.1:8756", 0, check_listen),
+    CFGSCHEMA_END,
+};
+
 static const cfgschema_key_t central_keys[] = {
     CFGSCHEMA_STR("id", bosun_central_config_t, id, "central", 0, check_node_name),
     CFGSCHEMA_STR("dataDir", bosun_central_config_t, data_dir, "/var/lib/bosun/central", 0, check_nonempty),
+    CFGSCHEMA_CUSTOM("expectedNodes", &expected_hooks, 0),
     CFGSCHEMA_OBJ("logging", bosun_central_config_t, logging, logging_keys),
     CFGSCHEMA_OBJ("nats", bosun_central_config_t, nats, nats_keys),
     CFGSCHEMA_OBJ("delivery", bosun_central_config_t, delivery, delivery_keys),
+    CFGSCHEMA_OBJ("liveness", bosun_central_config_t, liveness, liveness_keys),
+    CFGSCHEMA_OBJ("timeSync", bosun_central_config_t, time_sync, timesync_keys),
+    CFGSCHEMA_OBJ("recorder", bosun_central_config_t, recorder, recorder_keys),
+    CFGSCHEMA_OBJ("http", bosun_central_config_t, http, http_keys),
     CFGSCHEMA_END,
 };
 
@@ -572,6 +737,12 @@ bosun_status_t bosun_central_config_finish(bosun_central_config_t *c, const char
                           "%s: key 'delivery.retryWaitSecs' (%g) must not be greater than "
                           "'delivery.maxRetryWaitSecs' (%g)",
                           w.source, d->retry_wait_secs, d->max_retry_wait_secs);
+    const bosun_liveness_config_t *l = &c->liveness;
+    if (!(l->slow_ms <= l->warn_ms && l->warn_ms <= l->dead_ms && l->dead_ms <= l->remove_ms))
+        return bosun_errf(err, BOSUN_ERR_CONFIG,
+                          "%s: keys 'liveness.slowMs' <= 'warnMs' <= 'deadMs' <= 'removeMs' must "
+                          "hold, got %d, %d, %d, %d",
+                          w.source, l->slow_ms, l->warn_ms, l->dead_ms, l->remove_ms);
     return nats_check(&w, &c->nats);
 }
 

@@ -139,12 +139,48 @@ typedef struct {
     double ttl_secs;             /* "ttlSecs", default 86400 */
 } bosun_delivery_config_t;
 
+/* "liveness": NoPE's heartbeat timings, in milliseconds since the last one. */
+typedef struct {
+    int slow_ms;                 /* "slowMs", default 1000 */
+    int warn_ms;                 /* "warnMs", default 2000 */
+    int dead_ms;                 /* "deadMs", default 5000 */
+    int remove_ms;               /* "removeMs", default 10000 */
+    int check_interval_ms;       /* "checkIntervalMs", default 250 */
+} bosun_liveness_config_t;
+
+/* "timeSync": clock offset estimates from periodic pings. */
+typedef struct {
+    double interval_secs;        /* "intervalSecs", default 10; 0 turns it off */
+    double warn_offset_ms;       /* "warnOffsetMs", default 100 */
+} bosun_timesync_config_t;
+
+/* "recorder": every observed event, to rotated, compressed NDJSON files. */
+typedef struct {
+    bool enabled;                /* "enabled", default true */
+    char **subjects;             /* "subjects", default ["*.event.>"] */
+    size_t n_subjects;
+    double storage_interval_secs;/* "storageIntervalSecs", default 600 */
+    char *dir;                   /* "dir", default "" = <dataDir>/recorded */
+    int queue_max;               /* "queueMax", default 100000 messages */
+} bosun_recorder_config_t;
+
+/* "http": metrics, API and dashboard. */
+typedef struct {
+    char *listen;                /* "listen", default "127.0.0.1:8756"; "" turns it off */
+} bosun_http_config_t;
+
 typedef struct {
     char *id;                    /* node name, default "central" */
     char *data_dir;              /* "dataDir", default "/var/lib/bosun/central" */
+    char **expected_nodes;       /* "expectedNodes": nodes reported missing when absent */
+    size_t n_expected_nodes;
     bosun_logging_config_t logging;
     bosun_nats_config_t nats;
     bosun_delivery_config_t delivery;
+    bosun_liveness_config_t liveness;
+    bosun_timesync_config_t time_sync;
+    bosun_recorder_config_t recorder;
+    bosun_http_config_t http;
 } bosun_central_config_t;
 
 /* Fills *c with the defaults above. Returns BOSUN_ERR_NOMEM on failure. */
