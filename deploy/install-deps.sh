@@ -14,7 +14,8 @@ build=(
     build-essential cmake pkg-config
     libnats-dev libprotobuf-c-dev protobuf-c-compiler libjansson-dev
     libsodium-dev libsqlite3-dev zlib1g-dev libmicrohttpd-dev
-    libcmocka-dev nats-server iproute2 procps nftables
+    libcmocka-dev nats-server iproute2 procps nftables openssl docker-compose
+    python3-yaml systemd
 )
 
 want=("${build[@]}")

@@ -15,9 +15,8 @@ if [ "${1:-}" = "--for" ]; then run_for=${2:?--for needs seconds}; fi
 
 deploy/install-deps.sh
 echo "==> building bosun"
-cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBOSUN_BUILD_TESTS=OFF \
-      -DBOSUN_BUILD_BENCH=OFF >/dev/null
-cmake --build build/demo -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+deploy/build.sh build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBOSUN_BUILD_TESTS=OFF \
+    -DBOSUN_BUILD_BENCH=OFF >/dev/null
 agent=$top/build/demo/bosun-agent
 central=$top/build/demo/bosun-central
 

@@ -10,13 +10,10 @@ cd "$(dirname "$0")/.."
 
 deploy/install-deps.sh
 
-jobs=$(nproc 2>/dev/null || echo 2)
 run_suite() {
     local dir=$1; shift
-    echo "==> configure $dir ($*)"
-    cmake -S . -B "$dir" -DBOSUN_WERROR=ON "$@" >/dev/null
-    echo "==> build $dir"
-    cmake --build "$dir" -j "$jobs"
+    echo "==> build $dir ($*)"
+    deploy/build.sh "$dir" "$@"
     echo "==> test $dir"
     ctest --test-dir "$dir" --output-on-failure -j 2 --timeout 300
 }
