@@ -35,11 +35,13 @@ typedef struct {
     bool is_event;
 } request_t;
 
-/* A pooled request: owns its decoded payload and reply subject. */
+/* A pooled request: owns its decoded payload, reply subject and method
+ * name (req.method points into the NATS subject, which dies with the message). */
 typedef struct {
     ProtobufCMessage *payload;
     request_t req;
     char *reply;
+    char method[BOSUN_NAME_MAX + 1];
     const method_t *m;
 } job_t;
 
@@ -228,6 +230,8 @@ static void dispatch(agent_t *a, const method_t *m, const request_t *req, Protob
     job->payload = payload;
     job->req = *req;
     job->req.reply = reply;
+    snprintf(job->method, sizeof job->method, "%s", req->method);
+    job->req.method = job->method;
     job->reply = reply;
     job->m = m;
     bosun_status_t st = pool_submit(a->pool, job);
