@@ -120,7 +120,8 @@ static void agent_stop(agent_t *a)
                  a->cfg->commands.shutdown_grace_secs, running);
     pool_shutdown(a->pool, (uint64_t)(a->cfg->commands.shutdown_grace_secs * 1000.0));
     a->pool = NULL;
-    natsConnection_FlushTimeout(bosun_nats_conn(a->nats), 2000);
+    if (bosun_nats_connected(a->nats)) /* no broker: nothing to wait for */
+        natsConnection_FlushTimeout(bosun_nats_conn(a->nats), 2000);
 }
 
 int agent_run(agent_t *a, int sigfd)

@@ -16,7 +16,10 @@
 #include "name.h"
 
 #define MAX_PEERS 4096
-#define NEW_INSTANCE_TOLERANCE_MS 5000u
+#define RETIRED_INSTANCES 8
+#define PROBES 2
+/* A longer run of missing sequence numbers is an outage, not random loss. */
+#define MAX_LOSS_RUN 8
 #define RELEASE_PACKETS 2
 #define MAX_TX_MS 60000u
 /* Per-interval chance of a false orphan verdict the detection window aims for. */
@@ -30,6 +33,7 @@ typedef struct {
     uint64_t token;
     bool preempt;
     uint64_t heard;          /* monotonic ms of the packet that carried it */
+    bool answered;           /* we told this GOING_ACTIVE claim that we beat it */
 } claim_t;
 
 typedef struct {
@@ -42,6 +46,8 @@ typedef struct {
     double loss;             /* estimated loss on the path from it to us */
     uint32_t missed;         /* detection window, in its tx intervals */
     claim_t *claims;         /* one per local resource */
+    uint64_t retired[RETIRED_INSTANCES]; /* its earlier instances: their packets are replays */
+    unsigned n_retired;
 } peer_t;
 
 typedef struct {
@@ -57,6 +63,8 @@ typedef struct {
     uint64_t holdoff_until;  /* no claiming before this */
     uint64_t quiet_since;    /* when the last claim went away (or listening ends) */
     uint32_t releases;       /* release bids still to send */
+    uint32_t probes;         /* queries sent since the owner was last heard */
+    bool query_pending;      /* put a query for it in the next packet */
 } res_t;
 
 struct election {
@@ -260,20 +268,63 @@ static uint64_t skew(const election_t *e, size_t r)
     return (uint64_t)(ELECTION_FORCED_PRIORITY - p) * e->cfg.tx_interval_ms / 512u;
 }
 
-/* When an IDLE node may declare r orphaned, given what it heard. */
-static uint64_t orphan_deadline(const election_t *e, size_t r)
+/* When the last claim heard on r runs out (0 when none was heard); *last
+ * (may be NULL) receives the peer that made it. */
+static uint64_t claims_expiry_of(const election_t *e, size_t r, const peer_t **last)
 {
-    uint64_t t = e->res[r].quiet_since;
+    uint64_t t = 0;
+    if (last != NULL)
+        *last = NULL;
     for (size_t i = 0; i < e->n_peers; i++) {
         const peer_t *p = &e->peers[i];
         const claim_t *c = &p->claims[r];
         if (c->state == ELECTION_GOING_ACTIVE || c->state == ELECTION_ACTIVE) {
             uint64_t exp = c->heard + peer_window(e, p);
-            if (exp > t)
+            if (exp > t) {
                 t = exp;
+                if (last != NULL)
+                    *last = p;
+            }
         }
     }
+    return t;
+}
+
+static uint64_t claims_expiry(const election_t *e, size_t r)
+{
+    return claims_expiry_of(e, r, NULL);
+}
+
+/* When an IDLE node may declare r orphaned, given what it heard. */
+static uint64_t orphan_deadline(const election_t *e, size_t r)
+{
+    uint64_t t = claims_expiry(e, r);
+    if (e->res[r].quiet_since > t)
+        t = e->res[r].quiet_since;
     return t + skew(e, r);
+}
+
+/*
+ * When to send the next query before declaring r orphaned, or UINT64_MAX.
+ * An owner that went silent without a release may only have lost packets
+ * on the way to us: shortly before the window runs out we ask (twice, at a
+ * quarter and an eighth of an interval before it), and any owner answers at
+ * once. A dead owner costs nothing extra; a live one behind a lossy link is
+ * not deposed. After a release or at start there is nobody to ask.
+ */
+static uint64_t next_probe(const election_t *e, size_t r)
+{
+    const res_t *s = &e->res[r];
+    const peer_t *owner;
+    if (s->probes >= PROBES || claims_expiry_of(e, r, &owner) <= s->quiet_since || owner == NULL)
+        return UINT64_MAX;
+    /* In the owner's tx intervals: ours may be far longer than its window. */
+    uint64_t tx = owner->tx_ms ? owner->tx_ms : e->cfg.tx_interval_ms;
+    uint64_t lead = tx / (4u << s->probes);
+    uint64_t dl = orphan_deadline(e, r);
+    uint64_t t = dl > lead ? dl - lead : 0;
+    uint64_t earliest = owner->claims[r].heard + tx; /* never before one interval passed */
+    return t > earliest ? t : earliest;
 }
 
 static bool transmitting(const election_t *e)
@@ -399,6 +450,8 @@ static void start_claim(election_t *e, size_t r, const char *reason, uint64_t no
 {
     res_t *s = &e->res[r];
     s->claim_reason = reason;
+    s->probes = 0;
+    s->query_pending = false;
     if (e->cfg.scripts[ELECTION_BEFORE_GOING_ACTIVE]) {
         s->wait_bga = true;
         s->gen++;
@@ -480,14 +533,16 @@ static void evaluate(election_t *e, size_t r, uint64_t now, election_actions_t *
         }
         if (now < s->holdoff_until)
             return;
-        if (best != NULL) {
-            if (may_contend(e, r, best, best_active)) {
-                e->cause = best->name;
-                start_claim(e, r, best_active ? "preempting a lower priority" : "contending",
-                            now, out);
-            }
-        } else if (now >= orphan_deadline(e, r)) {
+        if (best != NULL && may_contend(e, r, best, best_active)) {
+            e->cause = best->name;
+            start_claim(e, r, best_active ? "preempting a lower priority" : "contending", now, out);
+        } else if (best == NULL && now >= orphan_deadline(e, r)) {
             start_claim(e, r, s->forced ? "forced" : "orphaned", now, out);
+        } else if (now >= next_probe(e, r)) {
+            /* The owner's claim is about to run out: ask it first. */
+            s->probes++;
+            s->query_pending = true;
+            out->send = true;
         }
         return;
     case ELECTION_GOING_ACTIVE:
@@ -579,9 +634,12 @@ election_verdict_t election_on_packet(election_t *e, const Bosun__ElectionPacket
             return ELECTION_DROP_TOO_MANY;
         fresh_instance = true;
     } else if (peer->instance != p->instance_id) {
-        /* A restart of the peer, or a replayed packet of an older instance. */
-        if (p->send_time_ms + NEW_INSTANCE_TOLERANCE_MS < peer->last_send_wall)
-            return ELECTION_DROP_REPLAY;
+        /* A restart of the peer (whatever its clock did meanwhile), unless it
+         * is an instance we saw retire: then a replayed packet. */
+        for (unsigned i = 0; i < peer->n_retired && i < RETIRED_INSTANCES; i++)
+            if (peer->retired[i] == p->instance_id)
+                return ELECTION_DROP_REPLAY;
+        peer->retired[peer->n_retired++ % RETIRED_INSTANCES] = peer->instance;
         fresh_instance = true;
         for (size_t r = 0; r < e->cfg.n_resources; r++)
             claim_drop(e, r, &peer->claims[r], now.mono_ms);
@@ -596,8 +654,8 @@ election_verdict_t election_on_packet(election_t *e, const Bosun__ElectionPacket
     } else {
         /* Every sequence number skipped is a packet lost on the way to us. */
         uint64_t gap = p->sequence - peer->last_seq - 1;
-        if (gap > 16)
-            gap = 16;
+        if (gap > MAX_LOSS_RUN) /* a partition or outage: one event, not random loss */
+            gap = 1;
         for (uint64_t i = 0; i < gap; i++)
             peer->loss += LOSS_ALPHA * (1.0 - peer->loss);
         peer->loss -= LOSS_ALPHA * peer->loss;
@@ -621,8 +679,15 @@ election_verdict_t election_on_packet(election_t *e, const Bosun__ElectionPacket
         if (bid == NULL || bid->release || (bid->state != BOSUN__RESOURCE_STATE__RESOURCE_STATE_GOING_ACTIVE &&
                                             bid->state != BOSUN__RESOURCE_STATE__RESOURCE_STATE_ACTIVE)) {
             claim_drop(e, r, c, now.mono_ms);
+            /* A standby about to declare it orphaned asks: an owner answers now. */
+            if (bid != NULL && bid->query &&
+                (e->res[r].state == ELECTION_GOING_ACTIVE || e->res[r].state == ELECTION_ACTIVE))
+                out->send = true;
             continue;
         }
+        if (c->state != ELECTION_GOING_ACTIVE || !claim_live(e, peer, c, now.mono_ms))
+            c->answered = false; /* a new contender: answer it at once (below) */
+        e->res[r].probes = 0;
         c->state = (election_state_t)bid->state;
         c->priority = bid->priority;
         c->token = bid->token;
@@ -632,13 +697,20 @@ election_verdict_t election_on_packet(election_t *e, const Bosun__ElectionPacket
 
     for (size_t r = 0; r < e->cfg.n_resources; r++) {
         evaluate(e, r, now.mono_ms, out);
-        /* A contender we beat learns it from us now, not a tx interval later. */
+        /* A contender we beat learns it from us now, not a tx interval later.
+         * The first answer to a new contender goes out at once: a node with a
+         * shorter tx interval than ours may have started since our last packet,
+         * heard nothing in its short first window, and would go ACTIVE before
+         * our next one (simulator seeds 6738, 97440). Later answers to the same
+         * claim are limited to one per tx/8. */
         res_t *s = &e->res[r];
-        const claim_t *c = &peer->claims[r];
+        claim_t *c = &peer->claims[r];
         if ((s->state == ELECTION_GOING_ACTIVE || s->state == ELECTION_ACTIVE) &&
             c->state == ELECTION_GOING_ACTIVE && !claim_beats_me(e, r, peer, c) &&
-            now.mono_ms >= e->last_tx + e->cfg.tx_interval_ms / 8u)
+            (!c->answered || now.mono_ms >= e->last_tx + e->cfg.tx_interval_ms / 8u)) {
             out->send = true;
+            c->answered = true;
+        }
     }
     return ELECTION_ACCEPTED;
 }
@@ -746,6 +818,9 @@ uint64_t election_next_deadline(const election_t *e)
         uint64_t t = UINT64_MAX;
         if (s->state == ELECTION_IDLE && !s->wait_bga) {
             t = orphan_deadline(e, r);
+            uint64_t probe = next_probe(e, r);
+            if (probe < t)
+                t = probe;
             if (s->holdoff_until != UINT64_MAX && s->holdoff_until > t)
                 t = s->holdoff_until;
             if (s->holdoff_until == UINT64_MAX)
@@ -765,7 +840,7 @@ void election_packet(election_t *e, election_now_t now, Bosun__ElectionPacket *p
     for (size_t r = 0; r < e->cfg.n_resources; r++) {
         res_t *s = &e->res[r];
         bool claiming = s->state == ELECTION_GOING_ACTIVE || s->state == ELECTION_ACTIVE;
-        if (!claiming && s->releases == 0)
+        if (!claiming && s->releases == 0 && !s->query_pending)
             continue;
         Bosun__Bid *b = &e->bids[n];
         bosun__bid__init(b);
@@ -777,8 +852,11 @@ void election_packet(election_t *e, election_now_t now, Bosun__ElectionPacket *p
             b->preempt = s->state == ELECTION_GOING_ACTIVE && my_preempt(e, r);
         } else {
             b->state = BOSUN__RESOURCE_STATE__RESOURCE_STATE_IDLE;
-            b->release = true;
-            s->releases--;
+            b->release = s->releases > 0;
+            b->query = s->query_pending;
+            if (s->releases > 0)
+                s->releases--;
+            s->query_pending = false;
         }
         e->bidp[n++] = b;
     }

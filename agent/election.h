@@ -25,6 +25,10 @@
  *    to a better ACTIVE (healed partition: by full standing) and to a
  *    preempting GOING_ACTIVE of strictly higher priority. Token and node id
  *    only break ties between contenders: they never preempt a holder.
+ *  - Shortly before the window runs out on an owner that went silent
+ *    without a release, an IDLE node sends a query (twice); a live owner
+ *    answers at once, so one behind a lossy link is not deposed, and a dead
+ *    one costs no extra time.
  *  - Leaving GOING_ACTIVE or ACTIVE sends a release, so standbys move after
  *    their skew instead of a whole window.
  */

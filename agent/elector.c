@@ -174,6 +174,10 @@ static void report_transition(elector_t *el, const election_transition_t *t, ele
 static void carry_out(elector_t *el, election_now_t now)
 {
     election_actions_t *a = &el->act;
+    /* The packet first: transitionWait runs from the core's decision, so
+     * logging or NATS must not stand between the decision and the bid. */
+    if (a->send)
+        send_packet(el, now);
     for (size_t i = 0; i < a->n_transitions; i++)
         report_transition(el, &a->transitions[i], now);
     uint64_t timeout = (uint64_t)(el->cfg->run.script_timeout_secs * 1000.0);
@@ -187,8 +191,6 @@ static void carry_out(elector_t *el, election_now_t now)
             log_error(el->log, "election", "%s: cannot queue %s", el->res[s->resource].id,
                       election_script_str(s->script));
     }
-    if (a->send)
-        send_packet(el, now);
     election_actions_clear(a);
 }
 

@@ -109,7 +109,7 @@ static int teardown(void **state)
 /* electionStatus of node i as JSON (NULL if it did not answer). */
 static json_t *status_of(int i)
 {
-    char node[8];
+    char node[16];
     snprintf(node, sizeof node, "n%d", i + 1);
     const char *none[] = {NULL};
     Bosun__Ack *ack = client_command(fl.nc, node, "electionStatus", "st", none, 0, 1000);

@@ -124,6 +124,7 @@ static void sample_init(sample_t *s)
         s->bid[i].token = 1500000u + 100000u * (unsigned)i;
         s->bid[i].release = 1;
         s->bid[i].preempt = 1;
+        s->bid[i].query = 1;
         s->bid_p[i] = &s->bid[i];
     }
     s->ep = (Bosun__ElectionPacket)BOSUN__ELECTION_PACKET__INIT;
@@ -832,7 +833,7 @@ static void test_json_field_kinds(void **state)
         "{\"i32\":-7,\"f\":1.5,\"i64\":-9000000000,\"opt\":0,\"nums\":[1,4294967295],"
         "\"states\":[\"IDLE\",42],\"blobs\":[\"ab\",{\"base64\":\"3q2+7/8=\"}],"
         "\"reals\":[0.5,-2.25],\"bid\":{\"resource\":\"vip-1\",\"state\":\"ACTIVE\","
-        "\"priority\":100,\"token\":1500000,\"release\":true,\"preempt\":true},\"child\":{\"i32\":1,\"f\":0.0,"
+        "\"priority\":100,\"token\":1500000,\"release\":true,\"preempt\":true,\"query\":true},\"child\":{\"i32\":1,\"f\":0.0,"
         "\"i64\":0,\"opt\":null,\"nums\":[],\"states\":[],\"blobs\":[],\"reals\":[],\"child\":null}}";
     assert_json(j, expected);
     ProtobufCMessage *back = NULL;

@@ -198,9 +198,60 @@ static void test_idle_hearing_active_stays_idle_and_rearms(void **state)
     election_view(c->e, 0, at(20000), &v);
     assert_string_equal(v.owner, "n2");
     assert_int_equal(v.claimants, 1);
-    /* n2 goes silent after its last packet at 19500: orphaned 3 tx + skew later. */
+    /* n2 goes silent after its last packet at 19500: orphaned 3 tx + skew
+     * later, but first we ask it, a quarter and an eighth of a tx before. */
     uint64_t skew = (256 - 100) * TX / 512;
-    assert_int_equal(election_next_deadline(c->e), 19500 + 3 * TX + skew);
+    uint64_t orphan = 19500 + 3 * TX + skew;
+    assert_int_equal(election_next_deadline(c->e), orphan - TX / 4);
+    election_actions_clear(&c->act);
+    election_on_timer(c->e, at(orphan - TX / 4), &c->act);
+    assert_true(c->act.send);
+    Bosun__ElectionPacket p = BOSUN__ELECTION_PACKET__INIT;
+    election_packet(c->e, at(orphan - TX / 4), &p);
+    assert_int_equal(p.n_bids, 1);
+    assert_true(p.bids[0]->query);
+    assert_int_equal(p.bids[0]->state, IDLE);
+    assert_false(p.bids[0]->release);
+    assert_int_equal(election_next_deadline(c->e), orphan - TX / 8);
+    /* n2 answers the query: no claim, the window starts over. */
+    bid_spec_t b2 = {"res01", ACTIVE, 100, 5, false, false};
+    hear(c, orphan - TX / 8 + 2, "n2", 7, seq++, &b2, 1);
+    run_until(c, orphan + 1000);
+    assert_int_equal(st_of(c), ELECTION_IDLE);
+    assert_int_equal(election_next_deadline(c->e), orphan - TX / 8 + 2 + 3 * TX + skew - TX / 4);
+    core_free(c);
+}
+
+/* An owner that hears a query answers at once. */
+static void test_owner_answers_a_query_at_once(void **state)
+{
+    (void)state;
+    core_t *c = core_new("n1", 100, true);
+    uint64_t t;
+    core_go(c);
+    t = election_next_deadline(c->e);
+    run_until(c, t + TW);
+    assert_int_equal(st_of(c), ELECTION_ACTIVE);
+    Bosun__ElectionPacket p = BOSUN__ELECTION_PACKET__INIT;
+    election_packet(c->e, at(t + TW + 1), &p); /* just sent: no rate room left */
+    election_actions_clear(&c->act);
+    bid_spec_t q = {"res01", IDLE, 90, 0, false, false};
+    Bosun__Bid b = BOSUN__BID__INIT, *bp = &b;
+    b.resource = "res01";
+    b.state = IDLE;
+    b.query = true;
+    Bosun__ElectionPacket in = BOSUN__ELECTION_PACKET__INIT;
+    in.sender = "n2";
+    in.instance_id = 9;
+    in.sequence = 1;
+    in.send_time_ms = WALL0 + t + TW + 2;
+    in.tx_interval_ms = TX;
+    in.bids = &bp;
+    in.n_bids = 1;
+    (void)q;
+    assert_int_equal(election_on_packet(c->e, &in, at(t + TW + 2), &c->act), ELECTION_ACCEPTED);
+    assert_true(c->act.send);
+    assert_int_equal(st_of(c), ELECTION_ACTIVE);
     core_free(c);
 }
 
@@ -392,7 +443,7 @@ static void test_detection_window_follows_path_loss(void **state)
     bid_spec_t b = {"res01", ACTIVE, 100, 5, false, false};
     uint64_t skew = (256 - 100) * TX / 512;
     hear(c, 1000, "n2", 7, 1, &b, 1);
-    assert_int_equal(election_next_deadline(c->e), 1000 + 3 * TX + skew);
+    assert_int_equal(election_next_deadline(c->e), 1000 + 3 * TX + skew - TX / 4);
     /* Two of every ten packets lost, for a while. */
     uint64_t seq = 1, t = 1000;
     for (int i = 0; i < 60; i++) {
@@ -400,14 +451,14 @@ static void test_detection_window_follows_path_loss(void **state)
         seq += (i % 5 == 0) ? 2 : 1;
         hear(c, t, "n2", 7, seq, &b, 1);
     }
-    uint64_t lossy = election_next_deadline(c->e) - skew - t;
+    uint64_t lossy = election_next_deadline(c->e) + TX / 4 - skew - t;
     assert_true(lossy >= 6 * TX);
     assert_true(lossy <= 12 * TX);
     for (int i = 0; i < 100; i++) {
         t += TX;
         hear(c, t, "n2", 7, ++seq, &b, 1);
     }
-    assert_int_equal(election_next_deadline(c->e), t + 3 * TX + skew);
+    assert_int_equal(election_next_deadline(c->e), t + 3 * TX + skew - TX / 4);
     core_free(c);
 }
 
@@ -588,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_lone_node_claims_after_window_skew_and_wait),
         cmocka_unit_test(test_skew_orders_standbys_by_priority),
         cmocka_unit_test(test_idle_hearing_active_stays_idle_and_rearms),
+        cmocka_unit_test(test_owner_answers_a_query_at_once),
         cmocka_unit_test(test_preemption_only_by_higher_priority_and_when_allowed),
         cmocka_unit_test(test_going_active_yields_to_better_bid_and_answers_worse),
         cmocka_unit_test(test_healed_partition_lesser_active_yields_better_stays),
