@@ -69,7 +69,7 @@ static void pkt_init(pkt_t *k, size_t n)
     k->p.tx_interval_ms = 1000;
     for (size_t i = 0; i < n; i++) {
         k->bid[i] = (Bosun__Bid)BOSUN__BID__INIT;
-        snprintf(k->names[i], sizeof k->names[i], "res%02u", (unsigned)(i % 100));
+        snprintf(k->names[i], sizeof k->names[i], "res%02u", (unsigned)(i % 10000));
         k->bid[i].resource = k->names[i];
         k->bid[i].state = (Bosun__ResourceState)(i % 4);
         k->bid[i].priority = (uint32_t)(i % 257);
