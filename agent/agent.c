@@ -54,7 +54,10 @@ bosun_status_t agent_new(const bosun_agent_config_t *cfg, const bosun_log_t *log
     ratelimit_init(&a->reject_log, 10);
     hoststat_init(&a->host);
 
-    bosun_status_t rc = bosun_mkdirs(cfg->data_dir, 0750, err);
+    bosun_status_t rc = security_init(&cfg->security, log, &a->sec, err);
+    if (rc != BOSUN_OK)
+        goto fail;
+    rc = bosun_mkdirs(cfg->data_dir, 0750, err);
     if (rc != BOSUN_OK)
         goto fail;
     rc = BOSUN_ERR_NOMEM;
@@ -191,5 +194,6 @@ void agent_free(agent_t *a)
     for (size_t i = 0; a->child_env[i] != NULL; i++)
         free(a->child_env[i]);
     free(a->text_log_path);
+    security_free(&a->sec);
     free(a);
 }

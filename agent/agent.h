@@ -28,6 +28,7 @@
 #include "natsconn.h"
 #include "pool.h"
 #include "ratelimit.h"
+#include "security.h"
 
 /* Mirrors Bosun__AgentCounters; updated from any thread. */
 typedef struct {
@@ -58,6 +59,7 @@ typedef struct agent {
     uint64_t hb_sequence;
     agent_counters_t counters;
     ratelimit_t reject_log;          /* bounds log lines about bad input */
+    security_t sec;                  /* trusted keys, command user */
     char *child_env[8];              /* environment for commands */
     char *text_log_path;             /* textLogging's file */
     atomic_bool closing;

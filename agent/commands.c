@@ -3,7 +3,9 @@
  *
  * Both <node>.command.<method> (payload Command) and <node>.event.<method>
  * (payload Event) arrive here on nats.c's threads. Each message is handled in
- * the fixed order of STYLE.md habit 8: size check, decode, validate, then act.
+ * the fixed order of STYLE.md habit 8: size check, decode, authenticate (the
+ * Command's signature, when keys are trusted), validate (including the
+ * allow-lists), then act.
  * Acting means: answer at once (ping, rejections, duplicates), run a quick
  * recorded method in place, or queue the work for the pool. Every message
  * with a reply subject gets exactly one Ack; every rejection is counted and
@@ -20,8 +22,12 @@
 #include "exec.h"
 #include "methods.h"
 #include "name.h"
+#include "security.h"
+#include "sign.h"
 
 #define MAX_ID_LEN 128
+/* How far a signed command's creation time may lie ahead of our clock. */
+#define MAX_CLOCK_SKEW_MS 300000u
 
 /* One request, whichever subject it came on; strings borrowed from the payload. */
 typedef struct {
@@ -274,6 +280,36 @@ void agent_job_drop(void *agent, void *job_arg)
     free(job);
 }
 
+/*
+ * With trusted keys configured, checks cmd's signature and age (lib/sign.h)
+ * and answers REJECTED (EXPIRED for a run-out ttl) when they fail. Commands
+ * are refused once older than the ledger is sure to remember their ids
+ * (resultRetentionSecs, less a clock-skew margin that it also allows into
+ * the future), so no replay can outlive the ledger and run twice. ping runs
+ * nothing and is answered unsigned (central's time sync sends it). Returns
+ * true when cmd may go on.
+ */
+static bool authentic(agent_t *a, const request_t *req, const Bosun__Command *cmd)
+{
+    if (a->sec.n_keys == 0 || strcmp(req->method, "ping") == 0)
+        return true;
+    uint64_t keep = (uint64_t)(a->cfg->commands.result_retention_secs * 1000.0);
+    uint64_t skew = keep / 2 < MAX_CLOCK_SKEW_MS ? keep / 2 : MAX_CLOCK_SKEW_MS;
+    sign_verdict_t v = sign_verify_command(a->sec.keys, a->sec.n_keys, cmd, bosun_wall_ms(),
+                                           keep - skew, skew);
+    if (v == SIGN_OK && (cmd->node[0] == '\0' || cmd->method[0] == '\0'))
+        refuse(a, req, BOSUN__ACK_STATUS__ACK_STATUS_REJECTED,
+               "a signed command must name its node and method in the payload");
+    else if (v == SIGN_EXPIRED)
+        refuse(a, req, BOSUN__ACK_STATUS__ACK_STATUS_EXPIRED, "signed command expired: its ttl of %llu ms "
+               "ran out; not run", (unsigned long long)cmd->ttl_ms);
+    else if (v != SIGN_OK)
+        refuse(a, req, BOSUN__ACK_STATUS__ACK_STATUS_REJECTED, "%s", sign_verdict_str(v));
+    else
+        return true;
+    return false;
+}
+
 /* The method token of "<node>.<kind>.<method>", or NULL if malformed. */
 static const char *subject_method(const agent_t *a, const char *subject, const char *kind)
 {
@@ -349,6 +385,8 @@ static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
             refuse(a, &req, rejected, "command id must be 1 to %d of [A-Za-z0-9._:-]", MAX_ID_LEN);
             goto out;
         }
+        if (!authentic(a, &req, cmd))
+            goto out;
         uint64_t now = bosun_wall_ms();
         if (cmd->ttl_ms > 0 && cmd->created_ms + cmd->ttl_ms < now) {
             refuse(a, &req, BOSUN__ACK_STATUS__ACK_STATUS_EXPIRED,
@@ -377,6 +415,16 @@ static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
         methods_names(is_event, names, sizeof names);
         refuse(a, &req, rejected, "unknown %s method '%s'; this agent serves: %s",
                is_event ? "event" : "command", req.method, names);
+        goto out;
+    }
+    const bosun_allow_config_t *allow = &a->cfg->security.allow;
+    if (!security_method_allowed(allow, req.method)) {
+        refuse(a, &req, rejected, "method '%s' is not allowed on this node", req.method);
+        goto out;
+    }
+    if (!is_event && strcmp(req.method, "shellCommand") == 0 &&
+        !security_argv_allowed(allow, req.data, req.n_data)) {
+        refuse(a, &req, rejected, "argv not allowed by security.allow.shellCommand");
         goto out;
     }
     dispatch(a, m, &req, payload);

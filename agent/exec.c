@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -112,7 +113,15 @@ static void child_exec(const exec_spec_t *spec, int out_fd, int err_fd, int stat
         fcntl(3, F_SETFD, FD_CLOEXEC);
     }
     syscall(SYS_close_range, 4u, ~0u, 0u);
-    if (spec->cwd != NULL && chdir(spec->cwd) != 0)
+    if (spec->switch_user) {
+        /* Groups first: after setuid we could no longer change them. */
+        if (setgroups(spec->n_groups, spec->groups) != 0 || setgid(spec->gid) != 0 ||
+            setuid(spec->uid) != 0)
+            goto fail;
+        /* A change of credentials clears the parent-death signal: set it again. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+    }
+    if (spec->cwd != NULL && chdir(spec->cwd) != 0 && (!spec->switch_user || chdir("/") != 0))
         goto fail;
     execvpe(spec->argv[0], spec->argv, spec->envp);
 fail:;

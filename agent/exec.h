@@ -3,7 +3,8 @@
  * timeout that kills the whole group.
  *
  * No shell of ours is involved: argv[0] is looked up in PATH and executed
- * directly. The child gets its own process group, a fixed environment, stdin
+ * directly. The child gets its own process group, optionally another user
+ * (supplementary groups, gid, then uid), a fixed environment, stdin
  * from /dev/null, no inherited file descriptors and default signal handling.
  * stdout and stderr are captured up to max_output bytes each; the rest is
  * read and discarded, and the truncation flag set. When the timeout passes or
@@ -25,7 +26,13 @@
 typedef struct {
     char *const *argv;        /* NULL-terminated; argv[0] non-empty */
     char *const *envp;        /* NULL-terminated environment for the child */
-    const char *cwd;          /* working directory, or NULL to keep ours */
+    const char *cwd;          /* working directory, or NULL to keep ours; when the
+                                 switched-to user cannot enter it, "/" */
+    bool switch_user;         /* run as uid/gid/groups (we are root) */
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;      /* supplementary groups, n_groups of them */
+    size_t n_groups;
     uint64_t timeout_ms;      /* 0: no timeout */
     size_t max_output;        /* per stream */
     const atomic_bool *cancel;/* may be NULL */

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "name.h"
 
 /*
@@ -207,15 +208,31 @@ seal_verdict_t seal_validate(const Bosun__ElectionPacket *p)
     return SEAL_OK;
 }
 
+/* The inner ElectionPacket, or NULL when it does not decode. */
+static Bosun__ElectionPacket *decode_inner(const uint8_t *buf, size_t len)
+{
+    bosun_err_t err;
+    ProtobufCMessage *m = NULL;
+    if (bosun_codec_decode(&bosun__election_packet__descriptor, buf, len, SEAL_MAX_DATAGRAM, &m, &err) !=
+        BOSUN_OK)
+        return NULL;
+    return (Bosun__ElectionPacket *)m;
+}
+
 seal_verdict_t seal_open(const seal_t *s, const uint8_t *buf, size_t len, Bosun__ElectionPacket **out)
 {
     *out = NULL;
     if (len == 0 || len > SEAL_MAX_DATAGRAM)
         return SEAL_DROP_SIZE;
 
-    Bosun__SealedPacket *env = bosun__sealed_packet__unpack(NULL, len, buf);
-    if (env == NULL)
+    /* Through bosun_codec_decode, which also refuses what protobuf-c would
+     * not decode again once packed (see lib/codec.c). */
+    bosun_err_t err;
+    ProtobufCMessage *m = NULL;
+    if (bosun_codec_decode(&bosun__sealed_packet__descriptor, buf, len, SEAL_MAX_DATAGRAM, &m, &err) !=
+        BOSUN_OK)
         return SEAL_DROP_MALFORMED;
+    Bosun__SealedPacket *env = (Bosun__SealedPacket *)m;
 
     seal_verdict_t v = SEAL_OK;
     Bosun__ElectionPacket *p = NULL;
@@ -247,9 +264,9 @@ seal_verdict_t seal_open(const seal_t *s, const uint8_t *buf, size_t len, Bosun_
             goto done;
         }
         plain_len = (size_t)mlen;
-        p = bosun__election_packet__unpack(NULL, plain_len, plain);
+        p = decode_inner(plain, plain_len);
     } else {
-        p = bosun__election_packet__unpack(NULL, env->plaintext.len, env->plaintext.data);
+        p = decode_inner(env->plaintext.data, env->plaintext.len);
     }
     if (p == NULL) {
         v = SEAL_DROP_MALFORMED;

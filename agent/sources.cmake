@@ -16,6 +16,7 @@ add_library(bosun_agent STATIC
   agent/pool.c
   agent/scripts.c
   agent/seal.c
+  agent/security.c
 )
 target_include_directories(bosun_agent PUBLIC ${CMAKE_SOURCE_DIR}/agent)
 target_link_libraries(bosun_agent PUBLIC bosun PkgConfig::SQLITE m)

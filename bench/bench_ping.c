@@ -15,7 +15,6 @@
  * fails on time: exit 0 unless a phase got no reply at all (1), or the
  * flags were wrong (2).
  */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <nats/nats.h>
@@ -24,10 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "bosun.pb-c.h"
 #include "harness.h"
 
@@ -44,115 +43,15 @@ typedef struct {
     double duration;  /* seconds of (b) */
 } settings_t;
 
-/* ---- small helpers -------------------------------------------------------------- */
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* A growable array of latencies in microseconds. */
-typedef struct {
-    uint32_t *v;
-    size_t n, cap;
-} samples_t;
-
-static bool samples_add(samples_t *s, uint64_t us)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16384;
-        uint32_t *v = realloc(s->v, cap * sizeof *v);
-        if (v == NULL)
-            return false;
-        s->v = v;
-        s->cap = cap;
-    }
-    s->v[s->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-    return true;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted s (q in 0..1]. */
-static uint32_t percentile(const samples_t *s, double q)
-{
-    size_t rank = (size_t)(q * (double)s->n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > s->n)
-        rank = s->n;
-    return s->v[rank - 1];
-}
-
-static void print_latencies(const char *label, samples_t *s)
-{
-    qsort(s->v, s->n, sizeof s->v[0], cmp_u32);
-    double sum = 0;
-    for (size_t i = 0; i < s->n; i++)
-        sum += s->v[i];
-    printf("%s: n=%zu p50=%" PRIu32 " p90=%" PRIu32 " p99=%" PRIu32 " max=%" PRIu32
-           " mean=%.0f (us)\n",
-           label, s->n, percentile(s, 0.50), percentile(s, 0.90), percentile(s, 0.99),
-           s->v[s->n - 1], sum / (double)s->n);
-}
-
-/* The "model name" line of /proc/cpuinfo, into buf. */
-static void cpu_model(char *buf, size_t len)
-{
-    snprintf(buf, len, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f == NULL)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f) != NULL) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
-            colon += strspn(colon + 1, " \t") + 1;
-            colon[strcspn(colon, "\n")] = '\0';
-            snprintf(buf, len, "%s", colon);
-            break;
-        }
-    }
-    fclose(f);
-}
-
-/* The first line of `nats-server --version`, into buf. */
-static void natsd_version(char *buf, size_t len)
-{
-    char *argv[] = {BOSUN_NATS_SERVER, "--version", NULL};
-    char *out = NULL;
-    int code = -1;
-    snprintf(buf, len, "unknown");
-    if (harness_run(argv, 5000, &out, &code) == 0 && code == 0 && out != NULL) {
-        out[strcspn(out, "\n")] = '\0';
-        snprintf(buf, len, "%s", out);
-    }
-    free(out);
-}
-
 static void print_settings(const settings_t *st)
 {
-    char model[256], natsd[128];
-    struct utsname u;
-    cpu_model(model, sizeof model);
-    natsd_version(natsd, sizeof natsd);
-    if (uname(&u) != 0)
-        snprintf(u.release, sizeof u.release, "unknown");
-    time_t now = time(NULL);
-    char date[64];
-    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
-
+    char natsd[128], date[64];
+    bench_natsd_version(natsd, sizeof natsd);
+    bench_date(date, sizeof date);
     printf("bench_ping %s\n", date);
     printf("settings: n=%ld warmup=%ld in_flight=%d duration=%.1fs node=%s\n", st->n, st->warmup,
            st->in_flight, st->duration, NODE);
-    printf("machine: cpu=\"%s\" cores=%ld kernel=%s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
-           u.release);
+    bench_print_machine();
     printf("software: %s nats.c=%s build=%s client=SendAsap all on 127.0.0.1\n", natsd,
            nats_GetVersion(), BENCH_BUILD_TYPE);
 }
@@ -211,9 +110,9 @@ static int ping_once(natsConnection *nc, const char *subject, const char *id, ui
     uint8_t buf[256];
     int len = pack_ping(id, buf, sizeof buf);
     natsMsg *reply = NULL;
-    uint64_t t0 = mono_us();
+    uint64_t t0 = bench_mono_us();
     natsStatus s = natsConnection_Request(&reply, nc, subject, buf, len, REQUEST_TIMEOUT_MS);
-    *us = mono_us() - t0;
+    *us = bench_mono_us() - t0;
     if (s != NATS_OK)
         return -1;
     int rc = ack_ok(reply) ? 1 : 0;
@@ -238,7 +137,7 @@ static bool wait_ready(natsConnection *nc, const char *subject)
 /* (a): warmup, then n measured sequential pings. Returns the replies seen. */
 static long run_sequential(natsConnection *nc, const char *subject, const settings_t *st)
 {
-    samples_t lat = {0};
+    bench_samples_t lat = {0};
     long replies = 0, not_ok = 0, lost = 0;
     char id[64];
     for (long i = 0; i < st->warmup; i++) {
@@ -246,7 +145,7 @@ static long run_sequential(natsConnection *nc, const char *subject, const settin
         snprintf(id, sizeof id, "w-%ld", i);
         (void)ping_once(nc, subject, id, &us);
     }
-    uint64_t t0 = mono_us();
+    uint64_t t0 = bench_mono_us();
     for (long i = 0; i < st->n; i++) {
         uint64_t us;
         snprintf(id, sizeof id, "s-%ld", i);
@@ -257,20 +156,20 @@ static long run_sequential(natsConnection *nc, const char *subject, const settin
         }
         replies++;
         not_ok += r == 0;
-        if (!samples_add(&lat, us)) {
+        if (!bench_samples_add(&lat, us)) {
             fprintf(stderr, "bench_ping: out of memory\n");
             break;
         }
     }
-    double secs = (double)(mono_us() - t0) / 1e6;
+    double secs = (double)(bench_mono_us() - t0) / 1e6;
     if (lat.n > 0) {
-        print_latencies("sequential", &lat);
+        bench_samples_print("sequential", &lat, "us");
         printf("sequential: %.0f req/s (1 in flight), %ld not OK, %ld without reply\n",
                (double)replies / secs, not_ok, lost);
     } else {
         printf("sequential: no reply\n");
     }
-    free(lat.v);
+    bench_samples_free(&lat);
     return replies;
 }
 
@@ -289,7 +188,7 @@ typedef struct {
     long seq;
     long replies, not_ok, send_errors, strays;
     uint64_t last_reply_us;
-    samples_t lat;
+    bench_samples_t lat;
 } loop_t;
 
 /* Sends the next request of slot; called with l->mu held. */
@@ -300,7 +199,7 @@ static void loop_send(loop_t *l, int slot)
     snprintf(id, sizeof id, "f-%ld", l->seq++);
     snprintf(reply, sizeof reply, "%s.%d", l->inbox, slot);
     int len = pack_ping(id, buf, sizeof buf);
-    l->sent_us[slot] = mono_us();
+    l->sent_us[slot] = bench_mono_us();
     if (natsConnection_PublishRequest(l->nc, l->subject, reply, buf, len) != NATS_OK) {
         l->send_errors++;
         return;
@@ -314,7 +213,7 @@ static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
     (void)nc;
     (void)sub;
     loop_t *l = closure;
-    uint64_t now = mono_us();
+    uint64_t now = bench_mono_us();
     /* The slot is the last token of the reply subject "<inbox>.<slot>". */
     const char *dot = strrchr(natsMsg_GetSubject(msg), '.');
     char *end = NULL;
@@ -333,7 +232,7 @@ static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
         l->replies++;
         l->not_ok += !ok;
         l->last_reply_us = now;
-        (void)samples_add(&l->lat, now - l->sent_us[slot]);
+        (void)bench_samples_add(&l->lat, now - l->sent_us[slot]);
         if (now < l->stop_us)
             loop_send(l, (int)slot);
     }
@@ -362,7 +261,7 @@ static long run_in_flight(natsConnection *nc, const char *subject, const setting
         goto out_mu;
     }
 
-    uint64_t t0 = mono_us();
+    uint64_t t0 = bench_mono_us();
     pthread_mutex_lock(&l->mu);
     l->stop_us = t0 + (uint64_t)(st->duration * 1e6);
     for (int i = 0; i < l->k; i++)
@@ -374,9 +273,9 @@ static long run_in_flight(natsConnection *nc, const char *subject, const setting
     for (;;) {
         usleep(20000);
         pthread_mutex_lock(&l->mu);
-        bool done = mono_us() >= l->stop_us && l->outstanding == 0;
+        bool done = bench_mono_us() >= l->stop_us && l->outstanding == 0;
         pthread_mutex_unlock(&l->mu);
-        if (done || mono_us() >= give_up)
+        if (done || bench_mono_us() >= give_up)
             break;
     }
     /* Drain: once it completes, no callback runs or will run on l. */
@@ -390,7 +289,7 @@ static long run_in_flight(natsConnection *nc, const char *subject, const setting
     if (l->lat.n > 0) {
         char label[64];
         snprintf(label, sizeof label, "in_flight=%d", l->k);
-        print_latencies(label, &l->lat);
+        bench_samples_print(label, &l->lat, "us");
         printf("in_flight=%d: %.0f req/s over %.2f s, %ld replies, %ld not OK, %ld without "
                "reply, %ld send errors, %ld stray\n",
                l->k, (double)l->replies / secs, secs, l->replies, l->not_ok, (long)l->outstanding,
@@ -399,7 +298,7 @@ static long run_in_flight(natsConnection *nc, const char *subject, const setting
         printf("in_flight=%d: no reply\n", l->k);
     }
     pthread_mutex_unlock(&l->mu);
-    free(l->lat.v);
+    bench_samples_free(&l->lat);
 out_mu:
     natsSubscription_Destroy(sub);
     pthread_mutex_destroy(&l->mu);
@@ -418,17 +317,6 @@ static const char usage_text[] =
     "  -k, --in-flight K    requests outstanding in the load phase, 1..1024 (default 16)\n"
     "  -d, --duration S     seconds of the load phase (default 5)\n";
 
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 static int parse_args(int argc, char **argv, settings_t *st)
 {
     static const struct option opts[] = {
@@ -442,15 +330,15 @@ static int parse_args(int argc, char **argv, settings_t *st)
     while ((c = getopt_long(argc, argv, "n:w:k:d:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (!parse_long(optarg, 1, 100000000, &st->n))
+            if (!bench_parse_long(optarg, 1, 100000000, &st->n))
                 goto bad;
             break;
         case 'w':
-            if (!parse_long(optarg, 0, 100000000, &st->warmup))
+            if (!bench_parse_long(optarg, 0, 100000000, &st->warmup))
                 goto bad;
             break;
         case 'k':
-            if (!parse_long(optarg, 1, MAX_IN_FLIGHT, &v))
+            if (!bench_parse_long(optarg, 1, MAX_IN_FLIGHT, &v))
                 goto bad;
             st->in_flight = (int)v;
             break;

@@ -26,36 +26,6 @@ static uint64_t next_random(void *arg)
     return *s * 0x2545F4914F6CDD1Dull;
 }
 
-/* ---- heartbeats (who is out there) ------------------------------------------------ */
-
-static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
-{
-    (void)nc;
-    (void)sub;
-    central_t *c = closure;
-    ProtobufCMessage *m = NULL;
-    bosun_err_t err;
-    if (bosun_codec_decode(&bosun__heartbeat__descriptor, natsMsg_GetData(msg),
-                           (size_t)natsMsg_GetDataLength(msg), 0, &m, &err) != BOSUN_OK) {
-        log_debug(c->log, "central", "%s: %s", natsMsg_GetSubject(msg), err.msg);
-        natsMsg_Destroy(msg);
-        return;
-    }
-    const Bosun__Heartbeat *hb = (const Bosun__Heartbeat *)m;
-    char inst[24];
-    snprintf(inst, sizeof inst, "%llu", (unsigned long long)hb->instance_id);
-    pthread_mutex_lock(&c->mu);
-    const char *known = json_string_value(json_object_get(c->instances, hb->node));
-    if (known == NULL || strcmp(known, inst) != 0) {
-        log_info(c->log, "central", "node %s %s (instance %s, pid %u, %s)", hb->node,
-                 known ? "restarted" : "appeared", inst, hb->pid, hb->version);
-        json_object_set_new(c->instances, hb->node, json_string(inst));
-    }
-    pthread_mutex_unlock(&c->mu);
-    protobuf_c_message_free_unpacked(m, NULL);
-    natsMsg_Destroy(msg);
-}
-
 /* ---- the delivery pipeline ---------------------------------------------------------- */
 
 static void resume(void *arg, message_t *m)
@@ -175,19 +145,35 @@ static void take_answers(central_t *c)
 
 /* ---- life --------------------------------------------------------------------------- */
 
+/* Loads signing.keyFile (default <dataDir>/central.key), creating it on first start. */
+static bosun_status_t open_signing_key(central_t *c, bosun_err_t *err)
+{
+    char *sk_path, *pk_path;
+    bool created = false;
+    bosun_status_t rc = sign_key_paths(c->cfg->signing.key_file, c->cfg->data_dir, &sk_path, &pk_path);
+    if (rc == BOSUN_OK)
+        rc = sign_key_open(sk_path, pk_path, &c->sign_key, &created, err);
+    if (rc == BOSUN_OK) {
+        char pub[SIGN_PK_B64_LEN];
+        sign_pubkey_b64(&c->sign_key->pub, pub);
+        log_info(c->log, "central", "%s signing key %s; public key %s (in %s: put it in each agent's "
+                 "security.trustedKeys)", created ? "created" : "loaded", sk_path, pub, pk_path);
+    }
+    free(sk_path);
+    free(pk_path);
+    return rc;
+}
+
 bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t *log,
                            central_t **out, bosun_err_t *err)
 {
     if (sodium_init() < 0)
         return bosun_errf(err, BOSUN_ERR_CRYPTO, "libsodium failed to initialise");
     central_t *c = calloc(1, sizeof *c);
-    if (c == NULL || (c->instances = json_object()) == NULL) {
-        free(c);
+    if (c == NULL)
         return BOSUN_ERR_NOMEM;
-    }
     c->cfg = cfg;
     c->log = log;
-    pthread_mutex_init(&c->mu, NULL);
     outbox_actions_init(&c->act);
     randombytes_buf(&c->rng, sizeof c->rng);
     c->rng |= 1;
@@ -216,13 +202,17 @@ bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t 
     snprintf(name, sizeof name, "bosun-central %s", cfg->id);
     bosun_nats_opts_t opts = {.client_name = name, .no_echo = true};
     if ((rc = bosun_nats_open(&cfg->nats, &opts, log, &c->nats, err)) != BOSUN_OK ||
-        (rc = dispatch_new(c->nats, cfg->id, log, &c->dispatch, err)) != BOSUN_OK)
+        (rc = open_signing_key(c, err)) != BOSUN_OK ||
+        (rc = dispatch_new(c->nats, cfg->id, c->sign_key, log, &c->dispatch, err)) != BOSUN_OK)
         goto fail;
-    natsStatus s = natsConnection_Subscribe(&c->heartbeat_sub, bosun_nats_conn(c->nats),
-                                            "*.event.heartbeat", on_heartbeat, c);
-    if (s != NATS_OK) {
-        rc = bosun_nats_err(s, "natsConnection_Subscribe", err);
+    if ((rc = fleetview_new(cfg, c->nats, log, &c->fleetview, err)) != BOSUN_OK)
         goto fail;
+    if (cfg->recorder.enabled) {
+        char rec_name[160];
+        snprintf(rec_name, sizeof rec_name, "bosun-central %s recorder", cfg->id);
+        if ((rc = recorder_new(&cfg->recorder, cfg->data_dir, log, &c->recorder, err)) != BOSUN_OK ||
+            (rc = recorder_subscribe(c->recorder, &cfg->nats, rec_name, err)) != BOSUN_OK)
+            goto fail;
     }
     *out = c;
     return BOSUN_OK;
@@ -235,18 +225,24 @@ int central_run(central_t *c, int sigfd)
 {
     log_info(c->log, "central", "%s running: inbox %s, data %s", c->cfg->id, c->inbox_path,
              c->cfg->data_dir);
-    uint64_t next_tick = 0;
+    uint64_t next_tick = 0, next_fleet_check = 0;
     for (;;) {
         uint64_t now = bosun_wall_ms();
         uint64_t due = outbox_next_deadline(c->outbox);
         uint64_t wake = next_tick < due ? next_tick : due;
         int timeout = wake <= now ? 0 : (wake - now > TICK_MS ? (int)TICK_MS : (int)(wake - now));
-        struct pollfd pf[3] = {
+        uint64_t mono = bosun_mono_ms(); /* the fleet's timers run on the monotonic clock */
+        if (next_fleet_check <= mono)
+            timeout = 0;
+        else if (next_fleet_check - mono < (uint64_t)timeout)
+            timeout = (int)(next_fleet_check - mono);
+        struct pollfd pf[4] = {
             {.fd = sigfd, .events = POLLIN},
             {.fd = inbox_fd(c->inbox), .events = POLLIN},
             {.fd = dispatch_fd(c->dispatch), .events = POLLIN},
+            {.fd = fleetview_fd(c->fleetview), .events = POLLIN},
         };
-        int n = poll(pf, 3, timeout);
+        int n = poll(pf, 4, timeout);
         if (n < 0 && errno != EINTR)
             bosun_sleep_ms(10);
         if (n > 0 && (pf[0].revents & POLLIN)) {
@@ -261,6 +257,10 @@ int central_run(central_t *c, int sigfd)
             take_inbox(c);
         if (n > 0 && (pf[2].revents & POLLIN))
             take_answers(c);
+        if (n > 0 && (pf[3].revents & POLLIN))
+            fleetview_take(c->fleetview);
+        if (bosun_mono_ms() >= next_fleet_check)
+            next_fleet_check = fleetview_check(c->fleetview);
         now = bosun_wall_ms();
         if (now >= next_tick) {
             inbox_position_t pos;
@@ -283,11 +283,10 @@ void central_free(central_t *c)
 {
     if (c == NULL)
         return;
-    if (c->heartbeat_sub != NULL) {
-        natsSubscription_Unsubscribe(c->heartbeat_sub);
-        natsSubscription_Destroy(c->heartbeat_sub);
-    }
+    recorder_free(c->recorder); /* first: drains, writes and compresses all it received */
+    fleetview_free(c->fleetview);
     dispatch_free(c->dispatch);
+    sign_key_free(c->sign_key);
     bosun_nats_close(c->nats, 1000);
     if (c->store != NULL) {
         bosun_err_t err;
@@ -299,7 +298,5 @@ void central_free(central_t *c)
     store_close(c->store);
     results_close(&c->results);
     free(c->inbox_path);
-    json_decref(c->instances);
-    pthread_mutex_destroy(&c->mu);
     free(c);
 }

@@ -15,10 +15,12 @@
 
 #include "config.h"
 #include "dispatch.h"
+#include "fleetview.h"
 #include "inbox.h"
 #include "log.h"
 #include "natsconn.h"
 #include "outbox.h"
+#include "recorder.h"
 #include "results.h"
 #include "store.h"
 
@@ -26,18 +28,18 @@ typedef struct {
     const bosun_central_config_t *cfg; /* borrowed */
     const bosun_log_t *log;            /* borrowed */
     bosun_nats_t *nats;
-    natsSubscription *heartbeat_sub;
-    pthread_mutex_t mu;
-    json_t *instances;                 /* node -> instance id last heard (under mu) */
+    fleetview_t *fleetview;            /* liveness, time sync, resource ownership */
 
     store_t *store;
     inbox_t *inbox;
     outbox_t *outbox;
     outbox_actions_t act;
     dispatch_t *dispatch;
+    sign_key_t *sign_key;              /* signs every command sent */
     results_t results;
     uint64_t rng;
     char *inbox_path;
+    recorder_t *recorder;              /* NULL when recorder.enabled is false */
 } central_t;
 
 /* Opens the store and inbox, resumes pending messages, connects. */

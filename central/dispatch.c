@@ -22,6 +22,7 @@ typedef struct answer_node {
 
 struct dispatch {
     bosun_nats_t *nats;
+    const sign_key_t *key;     /* borrowed; NULL: commands go unsigned */
     const bosun_log_t *log;
     char *central_id;
     char prefix[64];
@@ -96,8 +97,8 @@ static void on_answer(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
     natsMsg_Destroy(msg);
 }
 
-bosun_status_t dispatch_new(bosun_nats_t *nats, const char *central_id, const bosun_log_t *log,
-                            dispatch_t **out, bosun_err_t *err)
+bosun_status_t dispatch_new(bosun_nats_t *nats, const char *central_id, const sign_key_t *key,
+                            const bosun_log_t *log, dispatch_t **out, bosun_err_t *err)
 {
     dispatch_t *d = calloc(1, sizeof *d);
     if (d == NULL || (d->central_id = strdup(central_id)) == NULL) {
@@ -105,6 +106,7 @@ bosun_status_t dispatch_new(bosun_nats_t *nats, const char *central_id, const bo
         return BOSUN_ERR_NOMEM;
     }
     d->nats = nats;
+    d->key = key;
     d->log = log;
     pthread_mutex_init(&d->mu, NULL);
     uint8_t rnd[6];
@@ -166,8 +168,11 @@ bosun_status_t dispatch_send(dispatch_t *d, const message_t *m)
         rc = bosun_codec_encode(&ev.base, &buf, &len);
     } else {
         Bosun__Command cmd = BOSUN__COMMAND__INIT;
+        sign_sig_t sig;
         message_to_command(m, d->central_id, m->attempts, &cmd);
-        rc = bosun_codec_encode(&cmd.base, &buf, &len);
+        rc = d->key != NULL ? sign_command(d->key, &cmd, &sig) : BOSUN_OK;
+        if (rc == BOSUN_OK)
+            rc = bosun_codec_encode(&cmd.base, &buf, &len);
     }
     if (rc != BOSUN_OK)
         return rc;

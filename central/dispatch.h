@@ -5,7 +5,8 @@
  * Each attempt goes to <node>.command.<method> (or .event.) with its own
  * reply subject, <prefix>.<node>.<seq>.<attempt>, under one wildcard
  * subscription; nats.c's callback only copies the answer into a queue and
- * wakes the loop through an eventfd (STYLE.md habit 6).
+ * wakes the loop through an eventfd (STYLE.md habit 6). Commands are signed
+ * with central's key (lib/sign.h) just before they are packed.
  */
 #ifndef BOSUN_CENTRAL_DISPATCH_H
 #define BOSUN_CENTRAL_DISPATCH_H
@@ -18,6 +19,7 @@
 #include "message.h"
 #include "name.h"
 #include "natsconn.h"
+#include "sign.h"
 #include "status.h"
 
 typedef struct dispatch dispatch_t;
@@ -31,8 +33,13 @@ typedef struct {
     size_t len;
 } dispatch_answer_t;
 
-bosun_status_t dispatch_new(bosun_nats_t *nats, const char *central_id, const bosun_log_t *log,
-                            dispatch_t **out, bosun_err_t *err);
+/*
+ * Subscribes to the answers. key (borrowed, must outlive d) signs every
+ * Command sent; NULL sends them unsigned. Events are never signed (they
+ * carry no signature field and run only event methods).
+ */
+bosun_status_t dispatch_new(bosun_nats_t *nats, const char *central_id, const sign_key_t *key,
+                            const bosun_log_t *log, dispatch_t **out, bosun_err_t *err);
 void dispatch_free(dispatch_t *d);
 
 /* Readable while answers wait. */

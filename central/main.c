@@ -6,6 +6,8 @@
  *   bosun-central request --to N --method M -- DATA...
  *   bosun-central send --to N --method M -- DATA...     (appends to inmsg.txt)
  *   bosun-central results [--node N] [--id ID] [--since T]
+ *   bosun-central replay [--subject PATTERN] FILE...      (recorded events)
+ *   bosun-central keygen [--data-dir DIR] [--force]        (command-signing key)
  *
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad flags or configuration.
  */
@@ -26,6 +28,8 @@ static const char usage_text[] =
     "       bosun-central request [--brokerAddress URLS] --to NODE --method M [-- DATA...]\n"
     "       bosun-central send [--data-dir DIR] --to NODE[,NODE...] --method M [-- DATA...]\n"
     "       bosun-central results [--data-dir DIR] [--node N] [--id ID] [--since T]\n"
+    "       bosun-central replay [--subject PATTERN]... FILE|DIR...\n"
+    "       bosun-central keygen [--data-dir DIR | --config-file F] [--force]\n"
     "\n"
     "Runs bosun's central node, or one of its tools.\n"
     "\n"
@@ -50,6 +54,10 @@ int main(int argc, char **argv)
         return tool_send(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "results") == 0)
         return tool_results(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "replay") == 0)
+        return tool_replay(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0)
+        return tool_keygen(argc - 1, argv + 1);
 
     static const struct option options[] = {
         {"config-file", required_argument, NULL, 'c'},

@@ -3,17 +3,25 @@
 add_library(bosun_central_core STATIC
   central/central.c
   central/dispatch.c
+  central/fleet.c
+  central/fleetview.c
   central/inbox.c
   central/message.c
   central/outbox.c
+  central/ownership.c
+  central/recorder.c
   central/results.c
   central/store.c
+  central/strmap.c
+  central/telemetry.c
+  central/timesync.c
 )
 target_include_directories(bosun_central_core PUBLIC ${CMAKE_SOURCE_DIR}/central)
-target_link_libraries(bosun_central_core PUBLIC bosun PkgConfig::SQLITE m)
+target_link_libraries(bosun_central_core PUBLIC bosun PkgConfig::SQLITE PkgConfig::ZLIB m)
 
 add_executable(bosun-central
   central/main.c
+  central/replay.c
   central/tools.c
   central/tools_store.c
 )

@@ -25,4 +25,14 @@ int tool_send(int argc, char **argv);
  *       prints stored outcomes as JSON lines (T: epoch ms, or 30s/10m/2h/1d ago) */
 int tool_results(int argc, char **argv);
 
+/*   bosun-central replay [--subject PATTERN]... FILE|DIR...
+ *       prints the recorder's events (.ndjson or .ndjson.gz) as JSON lines, in file
+ *       order; bad lines go to stderr as FILE:LINE; exit 1 if a file is unreadable */
+int tool_replay(int argc, char **argv);
+
+/*   bosun-central keygen [--data-dir DIR | --config-file F] [--force]
+ *       writes central's Ed25519 signing key (mode 0600) and central.pub; prints
+ *       the public key; never replaces an existing key without --force */
+int tool_keygen(int argc, char **argv);
+
 #endif

@@ -1,6 +1,7 @@
 /*
- * tools_store.c - `send` and `results`: the subcommands that work on
- * central's data directory (inmsg.txt and the store) rather than on NATS.
+ * tools_store.c - `send`, `results` and `keygen`: the subcommands that work
+ * on central's data directory (inmsg.txt, the store, the signing key) rather
+ * than on NATS.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -15,6 +16,7 @@
 #include "files.h"
 #include "inbox.h"
 #include "name.h"
+#include "sign.h"
 #include "store.h"
 #include "tools.h"
 
@@ -258,4 +260,65 @@ int tool_results(int argc, char **argv)
     store_close(s);
     free(dir);
     return rc;
+}
+
+int tool_keygen(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: bosun-central keygen [--data-dir DIR | --config-file F] [--force]\n"
+        "  writes central's signing key (signing.keyFile, default <dataDir>/central.key, mode 0600)\n"
+        "  and its public key beside it (central.pub); prints the public key\n";
+    static const struct option opts[] = {
+        {"data-dir", required_argument, NULL, 'd'}, {"config-file", required_argument, NULL, 'c'},
+        {"force", no_argument, NULL, 'f'},          {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *dir = NULL, *config_file = NULL;
+    bool force = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:c:fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'c': config_file = optarg; break;
+        case 'f': force = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind < argc)
+        return bad("keygen", "unexpected argument", usage);
+
+    bosun_central_config_t cfg;
+    bosun_err_t err = {0};
+    if (bosun_central_config_init(&cfg) != BOSUN_OK)
+        return 1;
+    if (config_file != NULL && bosun_central_config_load(&cfg, config_file, &err) != BOSUN_OK) {
+        fprintf(stderr, "bosun-central keygen: %s\n", err.msg);
+        bosun_central_config_free(&cfg);
+        return 2;
+    }
+    const char *data_dir = dir ? dir : cfg.data_dir;
+    const char *kf = cfg.signing.key_file;
+    char *sk_path = NULL, *pk_path = NULL;
+    int code = 1;
+    sign_key_t *key = NULL;
+    if (sign_key_paths(kf, data_dir, &sk_path, &pk_path) != BOSUN_OK)
+        fprintf(stderr, "bosun-central keygen: out of memory\n");
+    else if ((kf == NULL || kf[0] == '\0') && bosun_mkdirs(data_dir, 0750, &err) != BOSUN_OK)
+        fprintf(stderr, "bosun-central keygen: %s\n", err.msg);
+    else if (sign_keygen(sk_path, pk_path, force, &key, &err) != BOSUN_OK)
+        fprintf(stderr, "bosun-central keygen: %s\n", err.msg);
+    else {
+        char pub[SIGN_PK_B64_LEN];
+        sign_pubkey_b64(&key->pub, pub);
+        printf("%s\n", pub);
+        fprintf(stderr, "bosun-central keygen: private key %s, public key %s\n", sk_path, pk_path);
+        code = 0;
+    }
+    sign_key_free(key);
+    free(sk_path);
+    free(pk_path);
+    bosun_central_config_free(&cfg);
+    return code;
 }

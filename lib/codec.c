@@ -45,6 +45,43 @@ const ProtobufCMessageDescriptor *bosun_codec_type_by_name(const char *name)
     return NULL;
 }
 
+/*
+ * True when msg, or a message inside it, kept an unknown field numbered 0.
+ * Field number 0 is not valid protobuf, but protobuf-c accepts it when the
+ * tag is spelt in two or more bytes (0x80 0x00) and then packs it as the
+ * one-byte tag 0x00, which it rejects: such a message decodes once and never
+ * again (central stores Acks packed and reads them back). Found by
+ * tests/fuzz (regressions/fuzz_ack/field-zero-tag).
+ */
+static bool has_field_zero(const ProtobufCMessage *msg)
+{
+    for (unsigned i = 0; i < msg->n_unknown_fields; i++)
+        if (msg->unknown_fields[i].tag == 0)
+            return true;
+    const ProtobufCMessageDescriptor *d = msg->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *base = (const char *)msg;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)(base + f->offset);
+            for (size_t k = 0; k < n; k++)
+                if (items[k] != NULL && has_field_zero(items[k]))
+                    return true;
+            continue;
+        }
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+        if (sub != NULL && has_field_zero(sub))
+            return true;
+    }
+    return false;
+}
+
 bosun_status_t bosun_codec_decode(const ProtobufCMessageDescriptor *d, const void *buf, size_t len,
                                   size_t max_len, ProtobufCMessage **out, bosun_err_t *err)
 {
@@ -57,6 +94,10 @@ bosun_status_t bosun_codec_decode(const ProtobufCMessageDescriptor *d, const voi
         return bosun_errf(err, BOSUN_ERR_TOO_BIG, "%s payload of %zu bytes exceeds the limit of %zu",
                           d->short_name, len, limit);
     ProtobufCMessage *msg = protobuf_c_message_unpack(d, NULL, len, len > 0 ? buf : (const void *)"");
+    if (msg != NULL && has_field_zero(msg)) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        msg = NULL;
+    }
     if (msg == NULL)
         return bosun_errf(err, BOSUN_ERR_DECODE, "malformed %s payload (%zu bytes)", d->short_name,
                           len);

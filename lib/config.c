@@ -19,6 +19,7 @@
 
 #include "cfgschema.h"
 #include "name.h"
+#include "sign.h"
 
 /* Largest configuration file read. */
 #define CONFIG_MAX_BYTES (1024u * 1024u)
@@ -430,6 +431,135 @@ static bosun_status_t check_listen(const char *s, bosun_err_t *err)
     return BOSUN_OK;
 }
 
+/* ---- "security": trusted keys and allow-lists (agent) ------------------------------- */
+
+/* Longest argv pattern, and most patterns, accepted. */
+#define PATTERN_ARGS_MAX 256
+#define PATTERNS_MAX 10000
+
+static bosun_status_t check_pubkey(const char *s, bosun_err_t *err)
+{
+    sign_pubkey_t k;
+    return sign_pubkey_parse(s, &k, err);
+}
+
+static bosun_status_t check_method_name(const char *s, bosun_err_t *err)
+{
+    if (!bosun_method_valid(s))
+        return bosun_errf(err, BOSUN_ERR_INVALID, "'%.64s' is not a method name", s);
+    return BOSUN_OK;
+}
+
+static bosun_status_t trusted_parse(cfgschema_walk_t *w, const json_t *v, void *obj)
+{
+    bosun_security_config_t *c = obj;
+    return strlist_parse(w, v, &c->trusted_keys, &c->n_trusted_keys,
+                         "a list of base64 public keys (the text of central.pub)", check_pubkey);
+}
+
+static void trusted_free(void *obj)
+{
+    bosun_security_config_t *c = obj;
+    strlist_free(c->trusted_keys, c->n_trusted_keys);
+    c->trusted_keys = NULL;
+    c->n_trusted_keys = 0;
+}
+
+static const cfgschema_custom_t trusted_hooks = {.parse = trusted_parse, .free = trusted_free};
+
+static bosun_status_t allow_methods_parse(cfgschema_walk_t *w, const json_t *v, void *obj)
+{
+    bosun_allow_config_t *c = obj;
+    bosun_status_t st = strlist_parse(w, v, &c->methods, &c->n_methods, "a list of method names",
+                                      check_method_name);
+    if (st == BOSUN_OK)
+        c->methods_set = true;
+    return st;
+}
+
+static void allow_methods_free(void *obj)
+{
+    bosun_allow_config_t *c = obj;
+    strlist_free(c->methods, c->n_methods);
+    c->methods = NULL;
+    c->n_methods = 0;
+    c->methods_set = false;
+}
+
+static const cfgschema_custom_t allow_methods_hooks = {.parse = allow_methods_parse,
+                                                       .free = allow_methods_free};
+
+static void patterns_free_list(bosun_argv_pattern_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        strlist_free(p[i].args, p[i].n_args);
+    free(p);
+}
+
+/* One argv pattern: a non-empty list of strings, "**" only as the last. */
+static bosun_status_t pattern_parse_one(cfgschema_walk_t *w, const json_t *v, bosun_argv_pattern_t *p)
+{
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return cfgschema_type_error(w, "a non-empty list of argv patterns, e.g. [\"systemctl\", \"restart\", \"*\"]", v);
+    if (json_array_size(v) > PATTERN_ARGS_MAX)
+        return cfgschema_fail(w, "may hold at most %d elements", PATTERN_ARGS_MAX);
+    size_t n = json_array_size(v);
+    p->args = calloc(n, sizeof *p->args);
+    if (p->args == NULL)
+        return BOSUN_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *s = json_array_get(v, i);
+        size_t mark = cfgschema_path_push_index(w, i);
+        if (!json_is_string(s))
+            return cfgschema_type_error(w, "a string (an fnmatch pattern)", s);
+        if (strcmp(json_string_value(s), "**") == 0 && i + 1 < n)
+            return cfgschema_fail(w, "\"**\" (any further arguments) may only be the last element");
+        if ((p->args[i] = strdup(json_string_value(s))) == NULL)
+            return BOSUN_ERR_NOMEM;
+        p->n_args = i + 1;
+        cfgschema_path_pop(w, mark);
+    }
+    return BOSUN_OK;
+}
+
+static bosun_status_t allow_shell_parse(cfgschema_walk_t *w, const json_t *v, void *obj)
+{
+    bosun_allow_config_t *c = obj;
+    if (!json_is_array(v))
+        return cfgschema_type_error(w, "a list of argv patterns, e.g. [[\"uptime\"], [\"df\", \"**\"]]", v);
+    size_t n = json_array_size(v);
+    if (n > PATTERNS_MAX)
+        return cfgschema_fail(w, "may list at most %d patterns, got %zu", PATTERNS_MAX, n);
+    bosun_argv_pattern_t *p = calloc(n ? n : 1, sizeof *p);
+    if (p == NULL)
+        return BOSUN_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = cfgschema_path_push_index(w, i);
+        bosun_status_t st = pattern_parse_one(w, json_array_get(v, i), &p[i]);
+        if (st != BOSUN_OK) {
+            patterns_free_list(p, i + 1);
+            return st;
+        }
+        cfgschema_path_pop(w, mark);
+    }
+    patterns_free_list(c->shell, c->n_shell);
+    c->shell = p;
+    c->n_shell = n;
+    c->shell_set = true;
+    return BOSUN_OK;
+}
+
+static void allow_shell_free(void *obj)
+{
+    bosun_allow_config_t *c = obj;
+    patterns_free_list(c->shell, c->n_shell);
+    c->shell = NULL;
+    c->n_shell = 0;
+    c->shell_set = false;
+}
+
+static const cfgschema_custom_t allow_shell_hooks = {.parse = allow_shell_parse, .free = allow_shell_free};
+
 /* ---- the tables -------------------------------------------------------------------- */
 
 #define OPT (CFGSCHEMA_F_NULLABLE)
@@ -510,6 +640,19 @@ static const cfgschema_key_t commands_keys[] = {
     CFGSCHEMA_END,
 };
 
+static const cfgschema_key_t allow_keys[] = {
+    CFGSCHEMA_CUSTOM("methods", &allow_methods_hooks, 0),
+    CFGSCHEMA_CUSTOM("shellCommand", &allow_shell_hooks, 0),
+    CFGSCHEMA_END,
+};
+
+static const cfgschema_key_t security_keys[] = {
+    CFGSCHEMA_CUSTOM("trustedKeys", &trusted_hooks, 0),
+    CFGSCHEMA_OBJ("allow", bosun_security_config_t, allow, allow_keys),
+    CFGSCHEMA_STR("runAsUser", bosun_security_config_t, run_as_user, NULL, OPT, NULL),
+    CFGSCHEMA_END,
+};
+
 static const cfgschema_key_t token_keys[] = {
     CFGSCHEMA_U64("start", bosun_agent_config_t, token_start, 0, LLONG_MAX, 1000000),
     CFGSCHEMA_U64("end", bosun_agent_config_t, token_end, 0, LLONG_MAX, 2000000),
@@ -528,6 +671,7 @@ static const cfgschema_key_t agent_keys[] = {
     CFGSCHEMA_OBJ("logging", bosun_agent_config_t, logging, logging_keys),
     CFGSCHEMA_OBJ("nats", bosun_agent_config_t, nats, nats_keys),
     CFGSCHEMA_OBJ("commands", bosun_agent_config_t, commands, commands_keys),
+    CFGSCHEMA_OBJ("security", bosun_agent_config_t, security, security_keys),
     CFGSCHEMA_NUM("maxRunSecs", bosun_agent_config_t, max_run_secs, 0, SECS_MAX, 0, 0),
     CFGSCHEMA_END,
 };
@@ -571,6 +715,11 @@ static const cfgschema_key_t http_keys[] = {
     CFGSCHEMA_END,
 };
 
+static const cfgschema_key_t signing_keys[] = {
+    CFGSCHEMA_STR("keyFile", bosun_signing_config_t, key_file, NULL, OPT, NULL),
+    CFGSCHEMA_END,
+};
+
 static const cfgschema_key_t central_keys[] = {
     CFGSCHEMA_STR("id", bosun_central_config_t, id, "central", 0, check_node_name),
     CFGSCHEMA_STR("dataDir", bosun_central_config_t, data_dir, "/var/lib/bosun/central", 0, check_nonempty),
@@ -582,6 +731,7 @@ static const cfgschema_key_t central_keys[] = {
     CFGSCHEMA_OBJ("timeSync", bosun_central_config_t, time_sync, timesync_keys),
     CFGSCHEMA_OBJ("recorder", bosun_central_config_t, recorder, recorder_keys),
     CFGSCHEMA_OBJ("http", bosun_central_config_t, http, http_keys),
+    CFGSCHEMA_OBJ("signing", bosun_central_config_t, signing, signing_keys),
     CFGSCHEMA_END,
 };
 

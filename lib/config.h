@@ -108,6 +108,30 @@ typedef struct {
     int max_payload_bytes;         /* "maxPayloadBytes", default 1 MiB */
 } bosun_commands_config_t;
 
+/* One entry of "security.allow.shellCommand": an argv pattern. */
+typedef struct {
+    char **args;                 /* fnmatch(3) patterns; a final "**" matches any rest */
+    size_t n_args;
+} bosun_argv_pattern_t;
+
+/* "security.allow": what this node runs. Absent lists allow everything. */
+typedef struct {
+    bool methods_set;            /* "methods" given (even empty: then nothing runs) */
+    char **methods;
+    size_t n_methods;
+    bool shell_set;              /* "shellCommand" given */
+    bosun_argv_pattern_t *shell; /* argv patterns, one must match */
+    size_t n_shell;
+} bosun_allow_config_t;
+
+/* "security" section of the agent. */
+typedef struct {
+    char **trusted_keys;         /* "trustedKeys": base64 Ed25519 public keys of central */
+    size_t n_trusted_keys;       /* 0: unsigned commands accepted (loud warning) */
+    bosun_allow_config_t allow;  /* "allow" */
+    char *run_as_user;           /* "runAsUser": NULL = the agent's own user */
+} bosun_security_config_t;
+
 typedef struct {
     char *id;                    /* node name; "" or absent: generated */
     char *data_dir;              /* "dataDir", default "/var/lib/bosun/agent" */
@@ -122,6 +146,7 @@ typedef struct {
     bosun_logging_config_t logging;
     bosun_nats_config_t nats;
     bosun_commands_config_t commands;
+    bosun_security_config_t security;
     double max_run_secs;         /* "maxRunSecs": stop after this long; 0 = forever */
     /* Command line only (no file key): the seed's --fixed-token and --dashboard-token. */
     bool fixed_token_set;
@@ -169,6 +194,11 @@ typedef struct {
     char *listen;                /* "listen", default "127.0.0.1:8756"; "" turns it off */
 } bosun_http_config_t;
 
+/* "signing": central's command-signing key. */
+typedef struct {
+    char *key_file;              /* "keyFile"; NULL = <dataDir>/central.key */
+} bosun_signing_config_t;
+
 typedef struct {
     char *id;                    /* node name, default "central" */
     char *data_dir;              /* "dataDir", default "/var/lib/bosun/central" */
@@ -181,6 +211,7 @@ typedef struct {
     bosun_timesync_config_t time_sync;
     bosun_recorder_config_t recorder;
     bosun_http_config_t http;
+    bosun_signing_config_t signing;
 } bosun_central_config_t;
 
 /* Fills *c with the defaults above. Returns BOSUN_ERR_NOMEM on failure. */

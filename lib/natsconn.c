@@ -46,6 +46,7 @@ struct bosun_nats {
     atomic_uint_fast64_t lame_duck;
 
     atomic_bool closing;  /* bosun_nats_close() has begun */
+    bool tls;             /* TLS configured: named when the first connect fails */
 
     /* Set by the closed callback, so that close can free *n safely after it. */
     pthread_mutex_t mu;
@@ -285,11 +286,14 @@ static void on_closed(natsConnection *nc, void *closure)
     if (atomic_load(&n->closing)) {
         log_info(n->log, NATS_COMPONENT, "connection closed");
     } else if (atomic_load(&n->connects) == 0) {
-        /* nats.c reports no reason for auth failures before the first connect. */
+        /* nats.c reports no reason for auth or TLS failures before the first connect. */
         log_error(n->log, NATS_COMPONENT,
                   "connection closed for good before it ever connected (%s); most likely "
-                  "the server refused the credentials (nats.c then stops retrying): check "
-                  "the user, password, token or keys", last_error_of(nc));
+                  "the server refused the credentials%s (nats.c then stops retrying): check "
+                  "the user, password, token or keys%s", last_error_of(nc),
+                  n->tls ? " or the TLS handshake failed" : "",
+                  n->tls ? ", and that tls.ca signed the server's certificate and the server "
+                           "accepts tls.cert" : "");
     } else {
         log_error(n->log, NATS_COMPONENT,
                   "connection closed for good, no more reconnect attempts (%s)",
@@ -526,6 +530,7 @@ bosun_status_t bosun_nats_open(const bosun_nats_config_t *cfg, const bosun_nats_
     if (n == NULL)
         return bosun_errf(err, BOSUN_ERR_NOMEM, "bosun_nats_open: out of memory");
     n->log = log;
+    n->tls = set(cfg->tls_ca) || set(cfg->tls_cert);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -1041,6 +1041,32 @@ static void test_decode_random(void **state)
     assert_true(bad > 100);
 }
 
+/*
+ * Regression (found by tests/fuzz, fuzz_ack and fuzz_election_sealed): an
+ * unknown field numbered 0 with its tag spelt in two bytes (0x80 0x00).
+ * protobuf-c decoded it, kept it, and packed it as the one-byte tag 0x00 it
+ * then refused, so an Ack central stored could not be read back. Such a
+ * message, at the top or nested, is now malformed.
+ */
+static void test_decode_field_zero_tag(void **state)
+{
+    (void)state;
+    static const uint8_t ack[] = {0x0a, 0x02, 'i', 'd', 0x80, 0x00, 0x05};
+    /* Result{message: Command{id: "x", <field 0> = 5}} */
+    static const uint8_t nested[] = {0x0a, 0x06, 0x0a, 0x01, 'x', 0x80, 0x00, 0x05};
+    ProtobufCMessage *m = NULL;
+    bosun_err_t err;
+    assert_int_equal(bosun_codec_decode(&bosun__ack__descriptor, ack, sizeof ack, 0, &m, &err),
+                     BOSUN_ERR_DECODE);
+    assert_null(m);
+    assert_int_equal(bosun_codec_decode(&bosun__result__descriptor, nested, sizeof nested, 0, &m, &err),
+                     BOSUN_ERR_DECODE);
+    assert_null(m);
+    /* The same Ack without the bad field decodes. */
+    assert_int_equal(bosun_codec_decode(&bosun__ack__descriptor, ack, 4, 0, &m, &err), BOSUN_OK);
+    protobuf_c_message_free_unpacked(m, NULL);
+}
+
 static void test_decode_limits(void **state)
 {
     (void)state;
@@ -1210,6 +1236,7 @@ int main(void)
         cmocka_unit_test(test_decode_truncated),
         cmocka_unit_test(test_decode_random),
         cmocka_unit_test(test_decode_limits),
+        cmocka_unit_test(test_decode_field_zero_tag),
         cmocka_unit_test(test_type_for_subject),
         cmocka_unit_test(test_subject_json),
         /* one round trip per message type; names and states are set below */

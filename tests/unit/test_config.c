@@ -628,6 +628,114 @@ static void test_central_errors(void **state)
                          "central.json: key 'logging.level' must be an integer from 0 to 5, got 6");
 }
 
+/* The "recorder" section: defaults, a full one, and what is refused. */
+static void test_central_recorder_section(void **state)
+{
+    (void)state;
+    bosun_central_config_t c;
+    bosun_err_t err;
+    assert_int_equal(bosun_central_config_init(&c), BOSUN_OK);
+    assert_true(c.recorder.enabled);
+    assert_int_equal(c.recorder.n_subjects, 1);
+    assert_string_equal(c.recorder.subjects[0], "*.event.>");
+    assert_true(c.recorder.storage_interval_secs == 600);
+    assert_true(c.recorder.dir == NULL || c.recorder.dir[0] == '\0');
+    assert_int_equal(c.recorder.queue_max, 100000);
+    const char *json = "{\"recorder\": {\"enabled\": false, \"subjects\": [\"*.event.state\", \"central.event.>\"],\n"
+                       " \"storageIntervalSecs\": 0.5, \"dir\": \"/srv/rec\", \"queueMax\": 100}}";
+    assert_int_equal(bosun_central_config_parse(&c, json, strlen(json), "central.json", &err), BOSUN_OK);
+    assert_int_equal(bosun_central_config_finish(&c, "central.json", &err), BOSUN_OK);
+    assert_false(c.recorder.enabled);
+    assert_int_equal(c.recorder.n_subjects, 2);
+    assert_string_equal(c.recorder.subjects[1], "central.event.>");
+    assert_true(c.recorder.storage_interval_secs == 0.5);
+    assert_string_equal(c.recorder.dir, "/srv/rec");
+    assert_int_equal(c.recorder.queue_max, 100);
+    bosun_central_config_free(&c);
+
+    expect_central_error("{\"recorder\": {\"subjects\": \"*.event.>\"}}",
+                         "central.json: key 'recorder.subjects' must be a list of NATS subjects, got \"*.event.>\" (a string)");
+    expect_central_error("{\"recorder\": {\"subjects\": [\"a b\"]}}",
+                         "central.json: key 'recorder.subjects[0]': subject 'a b' holds white space or a control character");
+    expect_central_error("{\"recorder\": {\"subjects\": [\"a..b\"]}}",
+                         "central.json: key 'recorder.subjects[0]': 'a..b' is not a NATS subject");
+    expect_central_error("{\"recorder\": {\"subjects\": [\"x.>\", \"x.>\"]}}",
+                         "central.json: key 'recorder.subjects[1]': 'x.>' is listed twice");
+    expect_central_error("{\"recorder\": {\"storageIntervalSecs\": 0}}",
+                         "central.json: key 'recorder.storageIntervalSecs' must be a number greater than 0 and at most 604800, got 0");
+    expect_central_error("{\"recorder\": {\"queueMax\": 10}}",
+                         "central.json: key 'recorder.queueMax' must be an integer from 100 to 100000000, got 10");
+    expect_central_error("{\"recorder\": {\"storageInterval\": 60}}",
+                         "central.json: unknown key 'recorder.storageInterval'");
+}
+
+/* The fleet view's keys: "expectedNodes", "liveness", "timeSync" (issue 6). */
+static void test_central_fleet_sections(void **state)
+{
+    (void)state;
+    bosun_central_config_t c;
+    bosun_err_t err;
+    assert_int_equal(bosun_central_config_init(&c), BOSUN_OK);
+    assert_int_equal(c.n_expected_nodes, 0);
+    assert_int_equal(c.liveness.slow_ms, 1000); /* NoPE's defaults */
+    assert_int_equal(c.liveness.warn_ms, 2000);
+    assert_int_equal(c.liveness.dead_ms, 5000);
+    assert_int_equal(c.liveness.remove_ms, 10000);
+    assert_int_equal(c.liveness.check_interval_ms, 250);
+    assert_true(c.time_sync.interval_secs == 10);
+    assert_true(c.time_sync.warn_offset_ms == 100);
+    const char *json = "{\"expectedNodes\": [\"web-01\", \"db_2\"],\n"
+                       " \"liveness\": {\"slowMs\": 300, \"warnMs\": 600, \"deadMs\": 1000, \"removeMs\": 1500,\n"
+                       "              \"checkIntervalMs\": 50},\n"
+                       " \"timeSync\": {\"intervalSecs\": 0, \"warnOffsetMs\": 2.5}}";
+    assert_int_equal(bosun_central_config_parse(&c, json, strlen(json), "central.json", &err), BOSUN_OK);
+    assert_int_equal(bosun_central_config_finish(&c, "central.json", &err), BOSUN_OK);
+    assert_int_equal(c.n_expected_nodes, 2);
+    assert_string_equal(c.expected_nodes[0], "web-01");
+    assert_string_equal(c.expected_nodes[1], "db_2");
+    assert_int_equal(c.liveness.slow_ms, 300);
+    assert_int_equal(c.liveness.warn_ms, 600);
+    assert_int_equal(c.liveness.dead_ms, 1000);
+    assert_int_equal(c.liveness.remove_ms, 1500);
+    assert_int_equal(c.liveness.check_interval_ms, 50);
+    assert_true(c.time_sync.interval_secs == 0); /* off */
+    assert_true(c.time_sync.warn_offset_ms == 2.5);
+    bosun_central_config_free(&c);
+
+    expect_central_error("{\"expectedNodes\": \"web-01\"}",
+                         "central.json: key 'expectedNodes' must be a list of node names, got \"web-01\" (a string)");
+    expect_central_error("{\"expectedNodes\": [\"web-01\", 7]}",
+                         "central.json: key 'expectedNodes[1]' must be a string, got 7 (a number)");
+    expect_central_error("{\"expectedNodes\": [\"web.01\"]}",
+                         "central.json: key 'expectedNodes[0]': node name 'web.01' has a character not allowed "
+                         "at position 4 (0x2e); expected only [A-Za-z0-9_-]");
+    expect_central_error("{\"expectedNodes\": [\"a\", \"b\", \"a\"]}",
+                         "central.json: key 'expectedNodes[2]': 'a' is listed twice");
+    expect_central_error("{\"liveness\": {\"slowMs\": 0}}",
+                         "central.json: key 'liveness.slowMs' must be an integer from 1 to 86400000, got 0");
+    expect_central_error("{\"liveness\": {\"deadMs\": 1.5}}",
+                         "central.json: key 'liveness.deadMs' must be an integer from 1 to 86400000, got 1.5");
+    expect_central_error("{\"liveness\": {\"checkIntervalMs\": 5}}",
+                         "central.json: key 'liveness.checkIntervalMs' must be an integer from 10 to 60000, got 5");
+    expect_central_error("{\"liveness\": {\"slow\": 500}}",
+                         "central.json: unknown key 'liveness.slow' (did you mean 'liveness.slowMs'?)");
+    expect_central_error("{\"liveness\": {\"warnMs\": 6000}}",
+                         "central.json: keys 'liveness.slowMs' <= 'warnMs' <= 'deadMs' <= 'removeMs' must hold, "
+                         "got 1000, 6000, 5000, 10000");
+    expect_central_error("{\"liveness\": {\"removeMs\": 4000}}",
+                         "central.json: keys 'liveness.slowMs' <= 'warnMs' <= 'deadMs' <= 'removeMs' must hold, "
+                         "got 1000, 2000, 5000, 4000");
+    expect_central_error("{\"timeSync\": {\"intervalSecs\": -1}}",
+                         "central.json: key 'timeSync.intervalSecs' must be a number from 0 to 86400, got -1");
+    expect_central_error("{\"timeSync\": {\"warnOffsetMs\": 0}}",
+                         "central.json: key 'timeSync.warnOffsetMs' must be a number greater than 0 and at most "
+                         "8.64e+07, got 0");
+    expect_central_error("{\"timeSync\": {\"interval\": 5}}",
+                         "central.json: unknown key 'timeSync.interval'");
+    expect_central_error("{\"timeSync\": 10}",
+                         "central.json: key 'timeSync' must be an object, got 10 (a number)");
+}
+
 /* ---- files -------------------------------------------------------------------------- */
 
 static void test_file_missing(void **state)
@@ -784,6 +892,8 @@ int main(void)
         cmocka_unit_test(test_generated_id),
         cmocka_unit_test(test_finish_checks_flags),
         cmocka_unit_test(test_central_errors),
+        cmocka_unit_test(test_central_fleet_sections),
+        cmocka_unit_test(test_central_recorder_section),
         cmocka_unit_test(test_file_missing),
         cmocka_unit_test(test_file_size_bound),
         cmocka_unit_test(test_load_applies_over_earlier_values),
