@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "rng.h"
 #include "codec.h"
 #include "scripts.h"
 
@@ -61,14 +62,6 @@ struct elector {
     uint64_t mirror_sig;
 };
 
-static uint64_t next_random(void *arg)
-{
-    uint64_t *s = arg; /* xorshift64*, seeded from libsodium */
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 0x2545F4914F6CDD1Dull;
-}
 
 static election_now_t clock_now(void)
 {
@@ -405,8 +398,7 @@ bosun_status_t elector_new(const bosun_agent_config_t *cfg, uint64_t instance_id
     pthread_cond_init(&el->ctl_cond, NULL);
     atomic_init(&el->stopping, false);
     election_actions_init(&el->act);
-    randombytes_buf(&el->rng, sizeof el->rng);
-    el->rng |= 1;
+    bosun_rng_seed(&el->rng);
 
     size_t n = cfg->n_resources;
     el->res = calloc(n ? n : 1, sizeof *el->res);
@@ -438,7 +430,7 @@ bosun_status_t elector_new(const bosun_agent_config_t *cfg, uint64_t instance_id
     el->ecfg.fixed_token = cfg->fixed_token;
     for (int s = 0; s < ELECTION_SCRIPT_COUNT; s++)
         el->ecfg.scripts[s] = script_path(el, (election_script_t)s) != NULL;
-    el->ecfg.random = next_random;
+    el->ecfg.random = bosun_rng_next;
     el->ecfg.random_arg = &el->rng;
     if ((rc = election_new(&el->ecfg, &el->core)) != BOSUN_OK) {
         bosun_errf(err, rc, "cannot set up the election");

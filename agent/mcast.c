@@ -25,6 +25,8 @@
  */
 #include "mcast.h"
 
+#include "rng.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -46,28 +48,19 @@ struct mcast {
     char desc[128];
 };
 
-/* xorshift64* (Vigna): fast, good enough to decide which packets to spoil. */
-static uint64_t rng_next(mcast_t *m)
-{
-    m->rng ^= m->rng >> 12;
-    m->rng ^= m->rng << 25;
-    m->rng ^= m->rng >> 27;
-    return m->rng * 0x2545F4914F6CDD1DULL;
-}
-
 /* True with probability pct/100 (pct 0 never, 100 always). */
 static bool rng_chance(mcast_t *m, double pct)
 {
     if (pct <= 0.0)
         return false;
-    double u = (double)(rng_next(m) >> 11) * 0x1.0p-53; /* [0, 1) */
+    double u = (double)(bosun_rng_next(&m->rng) >> 11) * 0x1.0p-53; /* [0, 1) */
     return u * 100.0 < pct;
 }
 
 /* XORs one random byte of buf[0..len) with a random non-zero mask. */
 static void corrupt_one_byte(mcast_t *m, uint8_t *buf, size_t len)
 {
-    uint64_t r = rng_next(m);
+    uint64_t r = bosun_rng_next(&m->rng);
     buf[(r >> 8) % len] ^= (uint8_t)(1 + (r & 0xff) % 255);
 }
 
@@ -221,9 +214,7 @@ bosun_status_t mcast_open(const bosun_net_config_t *net, mcast_t **out, bosun_er
     m->tx_loss_pct = net->tx_loss_pct;
     m->rx_error_pct = net->rx_error_pct;
     m->tx_error_pct = net->tx_error_pct;
-    do
-        randombytes_buf(&m->rng, sizeof m->rng);
-    while (m->rng == 0);
+    bosun_rng_seed(&m->rng);
     char ifaddr_s[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &ifaddr, ifaddr_s, sizeof ifaddr_s);
     snprintf(m->desc, sizeof m->desc, "%s:%d on %s (%s)", net->address, net->port, ifn, ifaddr_s);

@@ -12,19 +12,12 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "rng.h"
 #include "codec.h"
 #include "files.h"
 
 #define TICK_MS 1000u
 
-static uint64_t next_random(void *arg)
-{
-    uint64_t *s = arg; /* xorshift64*, seeded from libsodium */
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 0x2545F4914F6CDD1Dull;
-}
 
 /* ---- the delivery pipeline ---------------------------------------------------------- */
 
@@ -175,15 +168,14 @@ bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t 
     c->cfg = cfg;
     c->log = log;
     outbox_actions_init(&c->act);
-    randombytes_buf(&c->rng, sizeof c->rng);
-    c->rng |= 1;
+    bosun_rng_seed(&c->rng);
 
     bosun_status_t rc;
     inbox_position_t pos;
     if ((rc = bosun_mkdirs(cfg->data_dir, 0750, err)) != BOSUN_OK ||
         (rc = store_open(cfg->data_dir, &c->store, err)) != BOSUN_OK ||
         (rc = results_open(&c->results, cfg->data_dir, err)) != BOSUN_OK ||
-        (rc = outbox_new(next_random, &c->rng, &c->outbox)) != BOSUN_OK ||
+        (rc = outbox_new(bosun_rng_next, &c->rng, &c->outbox)) != BOSUN_OK ||
         (rc = store_inbox_position(c->store, &pos)) != BOSUN_OK)
         goto fail;
     if ((c->inbox_path = bosun_path_join(cfg->data_dir, "inmsg.txt")) == NULL) {
