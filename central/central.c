@@ -206,6 +206,12 @@ bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t 
             (rc = recorder_subscribe(c->recorder, &cfg->nats, rec_name, err)) != BOSUN_OK)
             goto fail;
     }
+    http_sources_t hs = {.data_dir = cfg->data_dir, .nats = c->nats, .fleetview = c->fleetview,
+                         .recorder = c->recorder};
+    bosun_err_t herr = {0};
+    /* An address in use is not worth refusing to deliver commands for: logged, and /health is down. */
+    if (http_new(cfg->http.listen, &hs, log, &c->http, &herr) != BOSUN_OK)
+        log_error(log, "http", "%s; serving no HTTP", herr.msg);
     *out = c;
     return BOSUN_OK;
 fail:
@@ -275,6 +281,7 @@ void central_free(central_t *c)
 {
     if (c == NULL)
         return;
+    http_free(c->http); /* before all it reads: the fleet view, recorder, NATS link */
     recorder_free(c->recorder); /* first: drains, writes and compresses all it received */
     fleetview_free(c->fleetview);
     dispatch_free(c->dispatch);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "dispatch.h"
 #include "fleetview.h"
+#include "http.h"
 #include "inbox.h"
 #include "log.h"
 #include "natsconn.h"
@@ -40,6 +41,7 @@ typedef struct {
     uint64_t rng;
     char *inbox_path;
     recorder_t *recorder;              /* NULL when recorder.enabled is false */
+    http_server_t *http;               /* NULL when http.listen is "" */
 } central_t;
 
 /* Opens the store and inbox, resumes pending messages, connects. */

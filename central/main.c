@@ -8,6 +8,7 @@
  *   bosun-central results [--node N] [--id ID] [--since T]
  *   bosun-central replay [--subject PATTERN] FILE...      (recorded events)
  *   bosun-central keygen [--data-dir DIR] [--force]        (command-signing key)
+ *   bosun-central health [--http ADDR:PORT]                 (Docker healthcheck)
  *
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad flags or configuration.
  */
@@ -15,11 +16,13 @@
 #include <nats/nats.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "central.h"
 #include "cli.h"
 #include "config.h"
+#include "http.h"
 #include "tools.h"
 
 static const char usage_text[] =
@@ -30,6 +33,7 @@ static const char usage_text[] =
     "       bosun-central results [--data-dir DIR] [--node N] [--id ID] [--since T]\n"
     "       bosun-central replay [--subject PATTERN]... FILE|DIR...\n"
     "       bosun-central keygen [--data-dir DIR | --config-file F] [--force]\n"
+    "       bosun-central health [--http ADDR:PORT]\n"
     "\n"
     "Runs bosun's central node, or one of its tools.\n"
     "\n"
@@ -37,12 +41,14 @@ static const char usage_text[] =
     "  -n, --node NAME           this node's name (default central; also --id)\n"
     "  -b, --brokerAddress URLS  NATS servers, comma-separated (nats://127.0.0.1:4222)\n"
     "  -d, --data-dir DIR        where central keeps its state\n"
+    "      --http ADDR:PORT      serve /health, /metrics, /api and the dashboard there\n"
+    "                            (default 127.0.0.1:8756; \"\" turns it off)\n"
     "  -l, --log-level N         0 FATAL, 1 ERROR, 2 WARN, 3 INFO, 4 DEBUG, 5 CHATTY\n"
     "      --check-config        validate the configuration, print it, and exit\n"
     "  -h, --help                this text\n"
     "  -V, --version             print the version\n";
 
-enum { OPT_CHECK = 1000 };
+enum { OPT_CHECK = 1000, OPT_HTTP };
 
 int main(int argc, char **argv)
 {
@@ -58,6 +64,8 @@ int main(int argc, char **argv)
         return tool_replay(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "keygen") == 0)
         return tool_keygen(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "health") == 0)
+        return tool_health(argc - 1, argv + 1);
 
     static const struct option options[] = {
         {"config-file", required_argument, NULL, 'c'},
@@ -67,11 +75,13 @@ int main(int argc, char **argv)
         {"data-dir", required_argument, NULL, 'd'},
         {"log-level", required_argument, NULL, 'l'},
         {"check-config", no_argument, NULL, OPT_CHECK},
+        {"http", required_argument, NULL, OPT_HTTP},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_file = NULL, *node = NULL, *brokers = NULL, *data_dir = NULL, *level = NULL;
+    const char *config_file = NULL, *node = NULL, *brokers = NULL, *data_dir = NULL, *level = NULL,
+               *http = NULL;
     int check_only = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:n:b:d:l:hV", options, NULL)) != -1) {
@@ -82,6 +92,7 @@ int main(int argc, char **argv)
         case 'd': data_dir = optarg; break;
         case 'l': level = optarg; break;
         case OPT_CHECK: check_only = 1; break;
+        case OPT_HTTP: http = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
         case 'V': printf("bosun-central %s\n", BOSUN_VERSION); return 0;
         case ':':
@@ -111,6 +122,13 @@ int main(int argc, char **argv)
         rc = bosun_config_set_str(&cfg.data_dir, data_dir);
     if (rc == BOSUN_OK && brokers)
         rc = bosun_nats_config_set_servers(&cfg.nats, brokers, &err);
+    if (rc == BOSUN_OK && http && http[0] != '\0') {
+        struct sockaddr_storage addr;
+        unsigned alen;
+        rc = http_parse_listen(http, &addr, &alen, &err);
+    }
+    if (rc == BOSUN_OK && http)
+        rc = bosun_config_set_str(&cfg.http.listen, http);
     if (rc == BOSUN_OK && level && (rc = cli_parse_int("--log-level", level, 0, 5, &v, &err)) == BOSUN_OK)
         cfg.logging.level = (int)v;
     if (rc == BOSUN_OK)

@@ -5,6 +5,7 @@ add_library(bosun_central_core STATIC
   central/dispatch.c
   central/fleet.c
   central/fleetview.c
+  central/http.c
   central/inbox.c
   central/message.c
   central/outbox.c
@@ -17,13 +18,14 @@ add_library(bosun_central_core STATIC
   central/timesync.c
 )
 target_include_directories(bosun_central_core PUBLIC ${CMAKE_SOURCE_DIR}/central)
-target_link_libraries(bosun_central_core PUBLIC bosun PkgConfig::SQLITE PkgConfig::ZLIB m)
+target_link_libraries(bosun_central_core PUBLIC bosun PkgConfig::SQLITE PkgConfig::ZLIB PkgConfig::MHD m)
 
 add_executable(bosun-central
   central/main.c
   central/replay.c
   central/tools.c
   central/tools_store.c
+  central/tools_health.c
 )
 target_include_directories(bosun-central PRIVATE ${CMAKE_SOURCE_DIR}/central)
 target_link_libraries(bosun-central PRIVATE bosun bosun_central_core)

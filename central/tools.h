@@ -35,4 +35,9 @@ int tool_replay(int argc, char **argv);
  *       the public key; never replaces an existing key without --force */
 int tool_keygen(int argc, char **argv);
 
+/*   bosun-central health [--http ADDR:PORT]
+ *       GET /health from a running central (default 127.0.0.1:8756) within 2 s;
+ *       prints the body; exit 0 on HTTP 200, 1 otherwise (the Docker healthcheck) */
+int tool_health(int argc, char **argv);
+
 #endif
