@@ -119,6 +119,7 @@ cat <<EOT
     send a command:     $central send --data-dir $work/central --to node1 --method shellCommand -- uname -a
     see results:        $central results --data-dir $work/central --since 10m
     election state:     $central request --brokerAddress $url --to node1 --method electionStatus
+    dashboard:          http://127.0.0.1:8756/   (metrics: /metrics, health: /health)
     logs:               $work/*.log
 EOT
 if [ "$run_for" -gt 0 ]; then
