@@ -8,17 +8,18 @@
  * stopped by its pid, also on a crash). Messages go into central's
  * inmsg.txt as an operator's `cat drop.json >> inmsg.txt` would put them:
  * one write(2) per drop on an O_APPEND descriptor, no fsync. Progress is read
- * from central's SQLite store through a read-only handle
- * (store_open_readonly + store_counts), polled every POLL_MS.
+ * from central's SQLite store, read-only: every POLL_MS a query of two index
+ * lookups, then store_counts() (store_open_readonly) once to check the end
+ * state (see "Polling" below for why not store_counts() every time).
  *
  *   accept   N messages to absent nodes (they stay pending), in drops of B
  *            messages, appended as fast as the benchmark can; the time runs
- *            from the first append until store_counts says all N are
- *            accepted. Run for B = 1 and B = 100 unless --drop is given.
+ *            from the first append until the poll sees all N accepted.
+ *            Run for B = 1 and B = 100 unless --drop is given.
  *   deliver  M ping messages to A agents (round robin, drops of 100), all
  *            appended in one write; the time runs from that write until the
- *            store counts all M finished. Also the CPU time that central,
- *            nats-server and the agents used meanwhile.
+ *            poll sees all M finished. Also the CPU time that central,
+ *            nats-server, the agents and the rest of the machine used.
  *   latency  N single-message drops to ping on one agent, one at a time:
  *            each is appended when the previous one's result has been
  *            published. From the write returning to central.event.result
@@ -91,10 +92,9 @@ typedef struct {
 /* ---- progress of central's store ------------------------------------------------- */
 
 /*
- * Polling. store_counts() counts rows: at 200,000 messages one call took
- * about 18 ms while central was busy (measured here), so calling it every
- * POLL_MS would take most of a core from the processes being measured on
- * this 2-core machine. The poll therefore asks SQLite two index lookups on
+ * Polling. store_counts() counts rows: at 200,000 messages one call takes
+ * 24-39 ms on an idle 2-core machine (each run prints one), so calling it
+ * every POLL_MS would take most of a core from the processes measured. The poll therefore asks SQLite two index lookups on
  * the same file, read-only: max(seq), which is the number of messages
  * accepted (a fresh store numbers them 1, 2, ...), and whether any message
  * is unfinished. store_counts() then checks the end state once.

@@ -115,24 +115,43 @@ static void settle(central_t *c, uint64_t now)
     outbox_actions_clear(a);
 }
 
+#define ANSWER_BATCH 256
+
+/*
+ * Applies waiting answers in batches and settles each batch with one store
+ * commit (one fsync per batch, not per message; an unflushed result lost in
+ * a crash is only asked for again). The decoded Acks are borrowed by the
+ * finals until settle() has run.
+ */
 static void take_answers(central_t *c)
 {
-    dispatch_answer_t ans;
-    for (int i = 0; i < 10000 && dispatch_take(c->dispatch, &ans); i++) {
-        ProtobufCMessage *ack = NULL;
-        bosun_err_t err;
-        if (!ans.no_responders &&
-            bosun_codec_decode(&bosun__ack__descriptor, ans.data, ans.len, 0, &ack, &err) != BOSUN_OK)
-            log_warn(c->log, "dispatch", "answer from %s for seq %llu: %s", ans.node,
-                     (unsigned long long)ans.seq, err.msg);
-        else
-            outbox_on_answer(c->outbox, ans.node, ans.seq, ans.attempt, (const Bosun__Ack *)ack,
-                             ans.no_responders, bosun_wall_ms(), &c->act);
-        /* The Ack is borrowed by finals until settle() has run. */
+    for (int round = 0; round < 40; round++) {
+        ProtobufCMessage *acks[ANSWER_BATCH];
+        size_t n = 0;
+        dispatch_answer_t ans;
+        while (n < ANSWER_BATCH && dispatch_take(c->dispatch, &ans)) {
+            ProtobufCMessage *ack = NULL;
+            bosun_err_t err;
+            if (!ans.no_responders &&
+                bosun_codec_decode(&bosun__ack__descriptor, ans.data, ans.len, 0, &ack, &err) != BOSUN_OK)
+                log_warn(c->log, "dispatch", "answer from %s for seq %llu: %s", ans.node,
+                         (unsigned long long)ans.seq, err.msg);
+            else
+                outbox_on_answer(c->outbox, ans.node, ans.seq, ans.attempt, (const Bosun__Ack *)ack,
+                                 ans.no_responders, bosun_wall_ms(), &c->act);
+            free(ans.data);
+            acks[n++] = ack;
+        }
+        if (n == 0)
+            return;
+        /* Next messages of the answered nodes go out in the same turn. */
+        outbox_due(c->outbox, bosun_wall_ms(), &c->act);
         settle(c, bosun_wall_ms());
-        if (ack != NULL)
-            protobuf_c_message_free_unpacked(ack, NULL);
-        free(ans.data);
+        for (size_t i = 0; i < n; i++)
+            if (acks[i] != NULL)
+                protobuf_c_message_free_unpacked(acks[i], NULL);
+        if (n < ANSWER_BATCH)
+            return;
     }
 }
 
