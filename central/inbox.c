@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "name.h"
+#include "suggest.h"
 
 /* Most bytes of an offending text kept in a reject. */
 #define REJECT_TEXT_MAX 4096
@@ -182,37 +183,13 @@ static const char *const FIELDS[] = {
     "retries", "retryWait", "methodTimeout", "ttl", NULL,
 };
 
-/* Case-insensitive edit distance of two short strings (0 for a case slip). */
-static size_t edit_distance(const char *a, const char *b)
-{
-    enum { MAX = 32 };
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > MAX || lb > MAX)
-        return SIZE_MAX;
-    size_t row[MAX + 1];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t sub = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            size_t ins = row[j - 1] + 1, del = up + 1;
-            row[j] = sub < ins ? (sub < del ? sub : del) : (ins < del ? ins : del);
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* The known field that `key` most likely meant, or NULL. */
 static const char *field_suggest(const char *key)
 {
     const char *best = NULL;
     size_t best_d = 3;
     for (const char *const *f = FIELDS; *f != NULL; f++) {
-        size_t d = edit_distance(key, *f);
+        size_t d = bosun_edit_distance(key, *f);
         if (d < best_d && d < strlen(*f) / 2 + 1) {
             best = *f;
             best_d = d;

@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Longest key for which a "did you mean" suggestion is computed. */
-#define SUGGEST_MAX_LEN 64
+#include "suggest.h"
+
 /* Largest edit distance that still earns a suggestion. */
 #define SUGGEST_MAX_DIST 2
 
@@ -170,41 +170,14 @@ static bosun_status_t row_error(cfgschema_walk_t *w, const cfgschema_key_t *row,
 
 /* ---- "did you mean" ------------------------------------------------------ */
 
-/* Case-insensitive Levenshtein distance of two short strings. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t prev[SUGGEST_MAX_LEN + 1], cur[SUGGEST_MAX_LEN + 1];
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
-            size_t best = prev[j - 1] + cost;
-            if (prev[j] + 1 < best)
-                best = prev[j] + 1;
-            if (cur[j - 1] + 1 < best)
-                best = cur[j - 1] + 1;
-            cur[j] = best;
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
-    }
-    return prev[lb];
-}
-
 /* Returns the known key closest to `key` when it is close enough, else NULL. */
 static const char *suggest(const cfgschema_key_t *table, const char *key)
 {
-    if (strlen(key) > SUGGEST_MAX_LEN)
-        return NULL;
     const char *best = NULL;
     size_t best_d = SIZE_MAX;
     for (const cfgschema_key_t *row = table; row->name != NULL; row++) {
         size_t len = strlen(row->name);
-        if (len > SUGGEST_MAX_LEN)
-            continue;
-        size_t d = edit_distance(key, row->name);
+        size_t d = bosun_edit_distance(key, row->name); /* SIZE_MAX when too long */
         /* A case-insensitive match always qualifies; otherwise the distance
          * must be small and less than the known key's length. */
         if ((d == 0 || (d <= SUGGEST_MAX_DIST && d < len)) && d < best_d) {
