@@ -147,6 +147,18 @@ static void refresh_expiry(queue_t *q)
     }
 }
 
+/*
+ * A message's give_up_at only ever grows (first send, RUNNING) or the
+ * message leaves the queue, so the queue's minimum can only change when the
+ * message held it: rescan only then (keeps finishing a message O(1) in a
+ * long queue).
+ */
+static void expiry_moved(queue_t *q, uint64_t old)
+{
+    if (old <= q->next_expiry)
+        refresh_expiry(q);
+}
+
 bosun_status_t outbox_add(outbox_t *o, message_t *m)
 {
     size_t at;
@@ -210,6 +222,7 @@ static bool finish_head(outbox_t *o, queue_t *q, Bosun__AckStatus st, const Bosu
                         const char *error, outbox_actions_t *out)
 {
     message_t *m = q->q[q->head];
+    uint64_t old = give_up_at(m);
     if (!push_final(out, m, st, ack, error))
         return false;
     if (q->in_flight)
@@ -220,7 +233,7 @@ static bool finish_head(outbox_t *o, queue_t *q, Bosun__AckStatus st, const Bosu
     o->pending--;
     if (q->count == 0)
         q->head = 0;
-    refresh_expiry(q);
+    expiry_moved(q, old);
     return true;
 }
 
@@ -290,9 +303,10 @@ void outbox_due(outbox_t *o, uint64_t now, outbox_actions_t *out)
                 break;
             }
             if (now >= m->next_attempt_ms) {
+                uint64_t old = give_up_at(m);
                 m->attempts++;
                 if (m->attempts == 1) /* sent from now on: the grace applies */
-                    refresh_expiry(q);
+                    expiry_moved(q, old);
                 q->in_flight = true;
                 q->deadline = now + m->ack_timeout_ms;
                 o->in_flight++;
@@ -318,8 +332,9 @@ void outbox_on_answer(outbox_t *o, const char *node, uint64_t seq, uint32_t atte
         return;
     }
     if (ack->status == BOSUN__ACK_STATUS__ACK_STATUS_RUNNING) {
+        uint64_t old = give_up_at(m);
         m->acknowledged = true; /* the node has it; the ttl no longer applies */
-        refresh_expiry(q);
+        expiry_moved(q, old);
         if (current) {
             q->in_flight = false;
             o->in_flight--;
