@@ -46,6 +46,7 @@ bosun_status_t agent_new(const bosun_agent_config_t *cfg, const bosun_log_t *log
     if (a == NULL)
         return BOSUN_ERR_NOMEM;
     a->cfg = cfg;
+    a->dir_lock = -1;
     a->log = log;
     a->node = cfg->id;
     randombytes_buf(&a->instance_id, sizeof a->instance_id);
@@ -58,6 +59,8 @@ bosun_status_t agent_new(const bosun_agent_config_t *cfg, const bosun_log_t *log
     if (rc != BOSUN_OK)
         goto fail;
     rc = bosun_mkdirs(cfg->data_dir, 0750, err);
+    if (rc == BOSUN_OK)
+        rc = bosun_dir_lock(cfg->data_dir, "bosun-agent", &a->dir_lock, err);
     if (rc != BOSUN_OK)
         goto fail;
     rc = BOSUN_ERR_NOMEM;
@@ -191,6 +194,8 @@ void agent_free(agent_t *a)
     pool_shutdown(a->pool, 0);
     bosun_nats_close(a->nats, 1000);
     ledger_close(a->ledger);
+    if (a->dir_lock >= 0)
+        close(a->dir_lock); /* last: the directory is ours until everything in it is closed */
     for (size_t i = 0; a->child_env[i] != NULL; i++)
         free(a->child_env[i]);
     free(a->text_log_path);

@@ -62,6 +62,7 @@ typedef struct agent {
     security_t sec;                  /* trusted keys, command user */
     char *child_env[8];              /* environment for commands */
     char *text_log_path;             /* textLogging's file */
+    int dir_lock;                    /* flock on the data directory (files.h), -1 before */
     atomic_bool closing;
 } agent_t;
 

@@ -185,6 +185,7 @@ bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t 
     if (c == NULL)
         return BOSUN_ERR_NOMEM;
     c->cfg = cfg;
+    c->dir_lock = -1;
     c->log = log;
     outbox_actions_init(&c->act);
     bosun_rng_seed(&c->rng);
@@ -192,6 +193,7 @@ bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t 
     bosun_status_t rc;
     inbox_position_t pos;
     if ((rc = bosun_mkdirs(cfg->data_dir, 0750, err)) != BOSUN_OK ||
+        (rc = bosun_dir_lock(cfg->data_dir, "bosun-central", &c->dir_lock, err)) != BOSUN_OK ||
         (rc = store_open(cfg->data_dir, &c->store, err)) != BOSUN_OK ||
         (rc = results_open(&c->results, cfg->data_dir, err)) != BOSUN_OK ||
         (rc = outbox_new(bosun_rng_next, &c->rng, &c->outbox)) != BOSUN_OK ||
@@ -316,5 +318,7 @@ void central_free(central_t *c)
     store_close(c->store);
     results_close(&c->results);
     free(c->inbox_path);
+    if (c->dir_lock >= 0)
+        close(c->dir_lock); /* last: the directory is ours until everything in it is closed */
     free(c);
 }

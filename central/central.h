@@ -42,6 +42,7 @@ typedef struct {
     char *inbox_path;
     recorder_t *recorder;              /* NULL when recorder.enabled is false */
     http_server_t *http;               /* NULL when http.listen is "" */
+    int dir_lock;                      /* flock on the data directory (files.h), -1 before */
 } central_t;
 
 /* Opens the store and inbox, resumes pending messages, connects. */

@@ -1,7 +1,8 @@
 /*
  * test_cli.c - both binaries' command lines as an operator meets them:
  * help, bad flags, bad config files (a typo names the file and the key),
- * and an agent that runs on defaults with no config file and no server.
+ * an agent that runs on defaults with no config file and no server, and a
+ * second daemon refused a data directory another one is using.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 
@@ -129,6 +131,32 @@ static void test_agent_runs_on_defaults_without_server(void **state)
            0, msgs);
 }
 
+/* Starts prog on a data directory, then a second one on the same: refused, naming the first's pid. */
+static void expect_dir_locked(const char *prog, const char *name, const char *running)
+{
+    char data[600], log[700], pid[64];
+    snprintf(data, sizeof data, "%s/%s-data", dir, name);
+    snprintf(log, sizeof log, "%s/%s-first.log", dir, name);
+    char *first_argv[] = {(char *)prog, "--data-dir", data, "--brokerAddress", "nats://127.0.0.1:1", NULL};
+    harness_proc_t *first = NULL;
+    assert_int_equal(harness_proc_start(first_argv, log, &first), 0);
+    assert_true(harness_proc_wait_log(first, running, 10000));
+    snprintf(pid, sizeof pid, "(pid %d)", (int)harness_proc_pid(first));
+    const char *msgs[] = {"is in use by another", name, pid, NULL};
+    expect(first_argv, 1, msgs);
+    assert_true(harness_proc_running(first)); /* the first is untouched */
+    int ws = -1;
+    assert_int_equal(harness_proc_stop(first, 10000, &ws), 0);
+    assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+}
+
+static void test_second_daemon_on_a_data_dir_is_refused(void **state)
+{
+    (void)state;
+    expect_dir_locked(BOSUN_AGENT_BIN, "bosun-agent", "running");
+    expect_dir_locked(BOSUN_CENTRAL_BIN, "bosun-central", "running");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_config_typo_names_file_and_key),
         cmocka_unit_test(test_example_configs_are_valid),
         cmocka_unit_test(test_agent_runs_on_defaults_without_server),
+        cmocka_unit_test(test_second_daemon_on_a_data_dir_is_refused),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }
