@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cfgschema.h"
+#include "config_probes.h"
 #include "name.h"
 #include "sign.h"
 
@@ -672,6 +673,7 @@ static const cfgschema_key_t agent_keys[] = {
     CFGSCHEMA_OBJ("nats", bosun_agent_config_t, nats, nats_keys),
     CFGSCHEMA_OBJ("commands", bosun_agent_config_t, commands, commands_keys),
     CFGSCHEMA_OBJ("security", bosun_agent_config_t, security, security_keys),
+    CFGSCHEMA_OBJ("probes", bosun_agent_config_t, probes, bosun_probes_keys),
     CFGSCHEMA_NUM("maxRunSecs", bosun_agent_config_t, max_run_secs, 0, SECS_MAX, 0, 0),
     CFGSCHEMA_END,
 };
@@ -871,6 +873,9 @@ bosun_status_t bosun_agent_config_finish(bosun_agent_config_t *c, const char *na
                           "%s: key 'electionToken.start' (%llu) must not be greater than "
                           "'electionToken.end' (%llu)",
                           w.source, (unsigned long long)c->token_start, (unsigned long long)c->token_end);
+    st = bosun_probes_config_check(&w, &c->probes, c->id);
+    if (st != BOSUN_OK)
+        return st;
     return nats_check(&w, &c->nats);
 }
 
