@@ -115,91 +115,15 @@ static const cfgschema_key_t peer_keys[] = {
     CFGSCHEMA_END,
 };
 
-static void peers_free_list(bosun_probe_peer_config_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        cfgschema_free(peer_keys, &p[i]);
-    free(p);
-}
-
-/* Fails when peer i names the node of an earlier one (path at peers[i]). */
-static bosun_status_t peers_check_distinct(cfgschema_walk_t *w, const bosun_probe_peer_config_t *p,
-                                           size_t i)
-{
-    for (size_t j = 0; j < i; j++)
-        if (p[i].node != NULL && p[j].node != NULL && strcmp(p[i].node, p[j].node) == 0)
-            return cfgschema_fail(w, "node '%s' is already listed as peers[%zu]", p[i].node, j);
-    return BOSUN_OK;
-}
-
-static bosun_status_t peer_parse_one(cfgschema_walk_t *w, const json_t *v, bosun_probe_peer_config_t *p)
-{
-    if (json_is_object(v))
-        return cfgschema_apply(w, peer_keys, v, p);
-    if (!json_is_string(v))
-        return cfgschema_type_error(w, "a node name or an object {\"node\", \"address\"}", v);
-    bosun_err_t e;
-    bosun_err_clear(&e);
-    if (check_node_name(json_string_value(v), &e) != BOSUN_OK)
-        return cfgschema_fail(w, "%s", e.msg);
-    return cfgschema_set_str(&p->node, json_string_value(v));
-}
-
-static bosun_status_t peers_parse(cfgschema_walk_t *w, const json_t *v, void *obj)
-{
-    bosun_probes_config_t *c = obj;
-    if (!json_is_array(v))
-        return cfgschema_type_error(w, "a list of node names or objects {\"node\", \"address\"}", v);
-    size_t n = json_array_size(v);
-    if (n > PEERS_MAX)
-        return cfgschema_fail(w, "at most %d peers are allowed, got %zu", PEERS_MAX, n);
-    bosun_probe_peer_config_t *p = n > 0 ? calloc(n, sizeof *p) : NULL;
-    if (n > 0 && p == NULL)
-        return BOSUN_ERR_NOMEM;
-    bosun_status_t st = BOSUN_OK;
-    for (size_t i = 0; i < n && st == BOSUN_OK; i++) {
-        size_t mark = cfgschema_path_push_index(w, i);
-        st = peer_parse_one(w, json_array_get(v, i), &p[i]);
-        if (st == BOSUN_OK)
-            st = peers_check_distinct(w, p, i);
-        if (st == BOSUN_OK)
-            cfgschema_path_pop(w, mark);
-    }
-    if (st != BOSUN_OK) {
-        peers_free_list(p, n);
-        return st;
-    }
-    peers_free_list(c->peers, c->n_peers);
-    c->peers = p;
-    c->n_peers = n;
-    return BOSUN_OK;
-}
-
-static bosun_status_t peers_validate(cfgschema_walk_t *w, const void *obj)
-{
-    const bosun_probes_config_t *c = obj;
-    for (size_t i = 0; i < c->n_peers; i++) {
-        size_t mark = cfgschema_path_push_index(w, i);
-        bosun_status_t st = cfgschema_validate(w, peer_keys, &c->peers[i]);
-        if (st == BOSUN_OK)
-            st = peers_check_distinct(w, c->peers, i);
-        if (st != BOSUN_OK)
-            return st;
-        cfgschema_path_pop(w, mark);
-    }
-    return BOSUN_OK;
-}
-
-static void peers_free(void *obj)
-{
-    bosun_probes_config_t *c = obj;
-    peers_free_list(c->peers, c->n_peers);
-    c->peers = NULL;
-    c->n_peers = 0;
-}
-
-static const cfgschema_custom_t peers_hooks = {
-    .parse = peers_parse, .validate = peers_validate, .free = peers_free,
+static const cfgschema_list_t peer_list = {
+    .keys = peer_keys,
+    .size = sizeof(bosun_probe_peer_config_t),
+    .key_offset = offsetof(bosun_probe_peer_config_t, node),
+    .max = PEERS_MAX,
+    .key_what = "node",
+    .name = "peers",
+    .expect_list = "a list of node names or objects {\"node\", \"address\"}",
+    .expect_entry = "a node name or an object {\"node\", \"address\"}",
 };
 
 /* ---- the table and the cross-key rules ---------------------------------------------- */
@@ -210,7 +134,7 @@ const cfgschema_key_t bosun_probes_keys[] = {
     CFGSCHEMA_STR("listen", bosun_probes_config_t, listen, NULL, CFGSCHEMA_F_NULLABLE, check_listen),
     CFGSCHEMA_STR("advertise", bosun_probes_config_t, advertise, NULL, CFGSCHEMA_F_NULLABLE,
                   check_peer_address),
-    CFGSCHEMA_CUSTOM("peers", &peers_hooks, 0),
+    CFGSCHEMA_LIST("peers", bosun_probes_config_t, peers, n_peers, &peer_list),
     CFGSCHEMA_BOOL("probePeers", bosun_probes_config_t, probe_peers, false),
     CFGSCHEMA_INT("forgetAfterMs", bosun_probes_config_t, forget_after_ms, 1000, 86400000, 60000),
     CFGSCHEMA_INT("maxTargets", bosun_probes_config_t, max_targets, 1, PEERS_MAX, 256),

@@ -896,7 +896,7 @@ static void test_probes_errors_name_the_key(void **state)
                        SRC ": key 'probes.peers[0].node': node name 'n 2' has a character not allowed "
                            "at position 2 (0x20); expected only [A-Za-z0-9_-]");
     expect_agent_error("{\"id\": \"n1\", \"probes\": {\"peers\": [\"n2\", {\"node\": \"n2\"}]}}",
-                       SRC ": key 'probes.peers[1]': node 'n2' is already listed as peers[0]");
+                       SRC ": key 'probes.peers[1]': node 'n2' is already used by peers[0]");
     expect_agent_error("{\"id\": \"n1\", \"probes\": {\"peers\": [\"n2\", \"n1\"]}}",
                        SRC ": key 'probes.peers[1]': 'n1' is this node itself; a node does not probe "
                            "itself");
