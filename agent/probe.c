@@ -30,6 +30,7 @@ typedef struct {
     /* The latest finished attempt. */
     bool has_result;
     probe_result_t last;
+    bool changed;                    /* reachability changed; not yet taken */
 } target_t;
 
 struct probe {
@@ -211,13 +212,21 @@ static void maybe_finish(probe_t *p, target_t *t)
 {
     if (t->tcp_awaited || t->nats_awaited)
         return;
+    bool failed = probe_result_failed(&t->cur);
+    if (t->has_result ? failed != probe_result_failed(&t->last) : failed)
+        t->changed = !t->changed; /* a change undone before it was taken is none */
     t->last = t->cur;
     t->has_result = true;
     t->seq = 0;
     p->stats.attempts++;
-    if ((t->last.tcp_tested && !t->last.tcp_ok) || !t->last.nats_ok)
+    if (failed)
         p->stats.failed++;
     p->dirty = true;
+}
+
+bool probe_result_failed(const probe_result_t *r)
+{
+    return (r->tcp_tested && !r->tcp_ok) || !r->nats_ok;
 }
 
 /* The target whose attempt seq is in flight, or NULL. */
@@ -343,6 +352,17 @@ size_t probe_results(const probe_t *p, probe_result_t *out, size_t max)
     for (size_t i = 0; i < p->n && k < max; i++)
         if (p->t[i]->has_result)
             out[k++] = p->t[i]->last;
+    return k;
+}
+
+size_t probe_take_changes(probe_t *p, probe_result_t *out, size_t max)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->n && k < max; i++)
+        if (p->t[i]->changed) {
+            p->t[i]->changed = false;
+            out[k++] = p->t[i]->last;
+        }
     return k;
 }
 

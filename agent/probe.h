@@ -153,6 +153,17 @@ size_t probe_count(const probe_t *p);
  */
 size_t probe_results(const probe_t *p, probe_result_t *out, size_t max);
 
+/*
+ * Copies (at most max) results that changed a target's reachability since
+ * they were last taken: a first result that failed, a failure after a
+ * success, a success after a failure. Each change is returned once; the
+ * owner logs them. Returns how many.
+ */
+size_t probe_take_changes(probe_t *p, probe_result_t *out, size_t max);
+
+/* True when a part that was measured failed (TCP not measured is no failure). */
+bool probe_result_failed(const probe_result_t *r);
+
 /* Counters since probe_new(). */
 void probe_stats(const probe_t *p, probe_stats_t *out);
 

@@ -333,6 +333,53 @@ static void test_long_errors_are_cut_not_overrun(void **state)
     probe_free(p);
 }
 
+/* One attempt for target at t: TCP (if any) and NATS each ok or not. */
+static void attempt_once(probe_t *p, uint64_t t, bool ok)
+{
+    probe_job_t j[1];
+    assert_int_equal(due(p, t, j, 1), 1);
+    if (j[0].address[0])
+        assert_true(probe_done(p, j[0].target, j[0].seq, PROBE_TCP, ok, t + 10, "Connection refused"));
+    assert_true(probe_done(p, j[0].target, j[0].seq, PROBE_NATS, ok, t + 20, "no responders"));
+}
+
+static void test_reachability_changes_are_reported_once(void **state)
+{
+    (void)state;
+    probe_t *p = make(2, false);
+    assert_int_equal(probe_add_peer(p, "n2", "10.0.0.2:1"), BOSUN_OK);
+    probe_result_t c[2];
+    assert_int_equal(probe_take_changes(p, c, 2), 0);
+    attempt_once(p, 0, true); /* a first success is no change */
+    assert_int_equal(probe_take_changes(p, c, 2), 0);
+    attempt_once(p, INTERVAL, false);
+    assert_int_equal(probe_take_changes(p, c, 2), 1);
+    assert_string_equal(c[0].target, "n2");
+    assert_true(probe_result_failed(&c[0]));
+    assert_int_equal(probe_take_changes(p, c, 2), 0); /* once */
+    attempt_once(p, 2 * INTERVAL, false);
+    assert_int_equal(probe_take_changes(p, c, 2), 0); /* still failing: no change */
+    attempt_once(p, 3 * INTERVAL, true);
+    assert_int_equal(probe_take_changes(p, c, 2), 1);
+    assert_false(probe_result_failed(&c[0]));
+    /* A failure undone before anyone looked is none. */
+    attempt_once(p, 4 * INTERVAL, false);
+    attempt_once(p, 5 * INTERVAL, true);
+    assert_int_equal(probe_take_changes(p, c, 2), 0);
+    probe_free(p);
+
+    /* A first result that fails is a change; TCP not measured is no failure. */
+    p = make(2, false);
+    assert_int_equal(probe_add_peer(p, "n3", NULL), BOSUN_OK);
+    attempt_once(p, 0, false);
+    assert_int_equal(probe_take_changes(p, c, 2), 1);
+    attempt_once(p, INTERVAL, true);
+    assert_int_equal(probe_take_changes(p, c, 2), 1);
+    assert_false(c[0].tcp_tested);
+    assert_false(probe_result_failed(&c[0]));
+    probe_free(p);
+}
+
 static void test_free_null(void **state)
 {
     (void)state;
@@ -357,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_the_number_of_targets_is_bounded),
         cmocka_unit_test(test_take_due_respects_max_and_keeps_the_cadence),
         cmocka_unit_test(test_long_errors_are_cut_not_overrun),
+        cmocka_unit_test(test_reachability_changes_are_reported_once),
         cmocka_unit_test(test_free_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
