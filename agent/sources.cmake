@@ -15,6 +15,7 @@ add_library(bosun_agent STATIC
   agent/methods.c
   agent/pool.c
   agent/probe.c
+  agent/prober.c
   agent/scripts.c
   agent/seal.c
   agent/security.c

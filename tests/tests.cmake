@@ -38,6 +38,7 @@ bosun_test(test_fleet unit/test_fleet.c LABELS unit LIBS bosun_central_core)
 bosun_test(test_ownership unit/test_ownership.c LABELS unit LIBS bosun_central_core)
 bosun_test(test_fleet_central integration/test_fleet.c LABELS integration TIMEOUT 120)
 bosun_test(test_http integration/test_http.c LABELS integration LIBS PkgConfig::JANSSON TIMEOUT 120)
+bosun_test(test_probes integration/test_probes.c LABELS integration TIMEOUT 120)
 add_test(NAME check_deploy COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/deploy/check_deploy.sh ${CMAKE_SOURCE_DIR}
          $<TARGET_FILE:bosun-agent> $<TARGET_FILE:bosun-central>)
 set_tests_properties(check_deploy PROPERTIES LABELS deploy TIMEOUT 60)
