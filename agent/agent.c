@@ -101,6 +101,14 @@ bosun_status_t agent_new(const bosun_agent_config_t *cfg, const bosun_log_t *log
             dashboard_start(cfg, a->elector, stdout, &a->dashboard) != BOSUN_OK)
             log_warn(log, "agent", "cannot start the dashboard");
     }
+    if (prober_wanted(cfg)) {
+        if ((rc = prober_new(cfg, log, a->nats, &a->prober, err)) != BOSUN_OK)
+            goto fail;
+        if ((rc = prober_start(a->prober)) != BOSUN_OK) {
+            bosun_errf(err, rc, "cannot start the probe thread");
+            goto fail;
+        }
+    }
     rc = agent_subscribe(a, err);
     if (rc != BOSUN_OK)
         goto fail;
@@ -118,6 +126,7 @@ static void agent_stop(agent_t *a)
     dashboard_stop(a->dashboard);
     a->dashboard = NULL;
     elector_stop(a->elector);
+    prober_stop(a->prober); /* wakes and ends at once */
     atomic_store(&a->closing, true);
     agent_unsubscribe(a);
     size_t running = pool_running(a->pool);
@@ -191,8 +200,10 @@ void agent_free(agent_t *a)
     agent_unsubscribe(a);
     dashboard_stop(a->dashboard);
     elector_free(a->elector);
+    prober_stop(a->prober);
     pool_shutdown(a->pool, 0);
     bosun_nats_close(a->nats, 1000);
+    prober_free(a->prober); /* after the connection: no callback can still hold it */
     ledger_close(a->ledger);
     if (a->dir_lock >= 0)
         close(a->dir_lock); /* last: the directory is ours until everything in it is closed */

@@ -9,8 +9,9 @@
  *
  * Threads: nats.c calls back on its own threads (commands.c validates there
  * and answers or queues); commands run on the pool's workers; the election
- * has its own thread (elector.c); the main thread publishes heartbeats and
- * does housekeeping, so a long command never delays a heartbeat or a bid.
+ * has its own thread (elector.c), and so have the connectivity probes
+ * (prober.c); the main thread publishes heartbeats and does housekeeping, so
+ * a long command or a slow peer never delays a heartbeat or a bid.
  */
 #ifndef BOSUN_AGENT_AGENT_H
 #define BOSUN_AGENT_AGENT_H
@@ -27,6 +28,7 @@
 #include "log.h"
 #include "natsconn.h"
 #include "pool.h"
+#include "prober.h"
 #include "ratelimit.h"
 #include "security.h"
 
@@ -55,6 +57,7 @@ typedef struct agent {
     pool_t *pool;
     elector_t *elector;              /* NULL when no resources are configured */
     dashboard_t *dashboard;          /* NULL unless logging.dashboard and a terminal */
+    prober_t *prober;                /* NULL unless probes are configured */
     hoststat_t host;
     uint64_t hb_sequence;
     agent_counters_t counters;

@@ -2,9 +2,10 @@
  * heartbeat.c - the agent's heartbeat on <node>.event.heartbeat.
  *
  * Carries who this is (node, instance id, pid, version, boot time), a
- * sequence number, the host status, the state of each configured resource
- * and the agent's counters. Central derives liveness, restarts and the fleet
- * view from it.
+ * sequence number, the host status, the state of each configured resource,
+ * the agent's counters, the latest connectivity probe result per target and
+ * the address of its probe listener. Central derives liveness, restarts, the
+ * fleet view and the connectivity matrix from it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,41 @@ static void fill_counters(agent_t *a, Bosun__AgentCounters *c)
             if (i != ELECTION_ACCEPTED && i != ELECTION_DROP_OWN && i != ELECTION_DROP_DUPLICATE)
                 c->election_packets_dropped += st.rejected[i];
         c->election_transitions = st.transitions;
+        c->election_tx_errors = st.net.tx_errors;
+        c->election_rx_errors = st.net.rx_errors;
+        c->election_script_failures = st.script_failures;
     }
+    if (a->prober != NULL) {
+        prober_stats_t ps;
+        prober_stats(a->prober, &ps);
+        c->probes_run = ps.core.attempts;
+        c->probes_failed = ps.core.failed;
+    }
+}
+
+/*
+ * Points hb->probes at results[0..n) converted into out[]/outp[] (all three
+ * arrays owned by the caller); strings are borrowed from results.
+ */
+static void fill_probes(Bosun__Heartbeat *hb, probe_result_t *results, size_t n,
+                        Bosun__ProbeResult *out, Bosun__ProbeResult **outp)
+{
+    for (size_t i = 0; i < n; i++) {
+        probe_result_t *r = &results[i];
+        bosun__probe_result__init(&out[i]);
+        out[i].target = r->target;
+        out[i].address = r->address;
+        out[i].tcp_tested = r->tcp_tested;
+        out[i].tcp_ok = r->tcp_ok;
+        out[i].tcp_connect_us = r->tcp_connect_us;
+        out[i].nats_ok = r->nats_ok;
+        out[i].nats_rtt_us = r->nats_rtt_us;
+        out[i].time_ms = r->time_ms;
+        out[i].error = r->error;
+        outp[i] = &out[i];
+    }
+    hb->probes = outp;
+    hb->n_probes = n;
 }
 
 void agent_publish_heartbeat(agent_t *a)
@@ -78,6 +113,14 @@ void agent_publish_heartbeat(agent_t *a)
         hb.resources = rsp;
         hb.n_resources = n;
     }
+    /* Connectivity probes: the latest finished attempt per target. */
+    probe_result_t *results = NULL;
+    size_t n_probes = prober_snapshot(a->prober, &results);
+    Bosun__ProbeResult *probes = calloc(n_probes ? n_probes : 1, sizeof *probes);
+    Bosun__ProbeResult **probesp = calloc(n_probes ? n_probes : 1, sizeof *probesp);
+    if (n_probes > 0 && probes != NULL && probesp != NULL)
+        fill_probes(&hb, results, n_probes, probes, probesp);
+    hb.probe_address = (char *)prober_advertised(a->prober);
     hb.send_time_ms = bosun_wall_ms();
 
     uint8_t *buf = NULL;
@@ -95,4 +138,7 @@ void agent_publish_heartbeat(agent_t *a)
     free(snap);
     free(rs);
     free(rsp);
+    free(results);
+    free(probes);
+    free(probesp);
 }

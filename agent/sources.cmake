@@ -14,6 +14,8 @@ add_library(bosun_agent STATIC
   agent/mcast.c
   agent/methods.c
   agent/pool.c
+  agent/probe.c
+  agent/prober.c
   agent/scripts.c
   agent/seal.c
   agent/security.c

@@ -155,6 +155,7 @@ static void expectation(const cfgschema_key_t *row, char *buf, size_t n)
         return;
     case CFGSCHEMA_T_BOOL: snprintf(buf, n, "true or false"); return;
     case CFGSCHEMA_T_OBJ: snprintf(buf, n, "an object"); return;
+    case CFGSCHEMA_T_LIST: snprintf(buf, n, "%s", row->list->expect_list); return;
     case CFGSCHEMA_T_CUSTOM: snprintf(buf, n, "a valid value"); return;
     }
 }
@@ -198,6 +199,117 @@ static bosun_status_t unknown_key(cfgschema_walk_t *w, const cfgschema_key_t *ta
         return bosun_errf(w->err, BOSUN_ERR_CONFIG, "%s: unknown key '%s'", w->source, w->path);
     return bosun_errf(w->err, BOSUN_ERR_CONFIG, "%s: unknown key '%s' (did you mean '%.*s%s%s'?)",
                       w->source, w->path, (int)mark, w->path, mark > 0 ? "." : "", near);
+}
+
+/* ---- lists of entries ---------------------------------------------------------- */
+
+static void list_free(const cfgschema_list_t *l, void *items, size_t n);
+
+static void *entry(const cfgschema_list_t *l, const void *items, size_t i)
+{
+    return (char *)(uintptr_t)items + i * l->size;
+}
+
+static const char *entry_key(const cfgschema_list_t *l, const void *items, size_t i)
+{
+    return *(char *const *)(const void *)((const char *)entry(l, items, i) + l->key_offset);
+}
+
+/* Fails when entry i repeats the key of an earlier one (path at the entry). */
+static bosun_status_t list_check_distinct(cfgschema_walk_t *w, const cfgschema_list_t *l,
+                                          const void *items, size_t i)
+{
+    const char *key = entry_key(l, items, i);
+    for (size_t j = 0; key != NULL && j < i; j++) {
+        const char *other = entry_key(l, items, j);
+        if (other != NULL && strcmp(key, other) == 0)
+            return cfgschema_fail(w, "%s '%s' is already used by %s[%zu]", l->key_what, key, l->name, j);
+    }
+    return BOSUN_OK;
+}
+
+/* The row of the entry's key field. */
+static const cfgschema_key_t *list_key_row(const cfgschema_list_t *l)
+{
+    for (const cfgschema_key_t *row = l->keys; row->name != NULL; row++)
+        if (row->type == CFGSCHEMA_T_STR && row->offset == l->key_offset)
+            return row;
+    return NULL;
+}
+
+/* Fills entry e from one element of the array. */
+static bosun_status_t list_parse_one(cfgschema_walk_t *w, const cfgschema_list_t *l, const json_t *v,
+                                     void *e)
+{
+    bosun_status_t st = cfgschema_defaults(l->keys, e);
+    if (st != BOSUN_OK)
+        return st;
+    if (json_is_object(v))
+        return cfgschema_apply(w, l->keys, v, e);
+    const cfgschema_key_t *row = list_key_row(l);
+    if (!json_is_string(v) || row == NULL)
+        return cfgschema_type_error(w, l->expect_entry, v);
+    const char *s = json_string_value(v);
+    if (row->check != NULL) {
+        bosun_err_t err;
+        bosun_err_clear(&err);
+        if (row->check(s, &err) != BOSUN_OK)
+            return cfgschema_fail(w, "%s", err.msg);
+    }
+    return cfgschema_set_str((char **)(void *)((char *)e + l->key_offset), s);
+}
+
+static bosun_status_t list_parse(cfgschema_walk_t *w, const cfgschema_list_t *l, const json_t *v,
+                                 void **items, size_t *n)
+{
+    *items = NULL;
+    *n = 0;
+    if (!json_is_array(v))
+        return cfgschema_type_error(w, l->expect_list, v);
+    size_t count = json_array_size(v);
+    if (count > l->max)
+        return cfgschema_fail(w, "at most %zu %s are allowed, got %zu", l->max, l->name, count);
+    void *arr = count > 0 ? calloc(count, l->size) : NULL;
+    if (count > 0 && arr == NULL)
+        return BOSUN_ERR_NOMEM;
+    bosun_status_t st = BOSUN_OK;
+    for (size_t i = 0; i < count && st == BOSUN_OK; i++) {
+        size_t mark = cfgschema_path_push_index(w, i);
+        st = list_parse_one(w, l, json_array_get(v, i), entry(l, arr, i));
+        if (st == BOSUN_OK)
+            st = list_check_distinct(w, l, arr, i);
+        if (st == BOSUN_OK)
+            cfgschema_path_pop(w, mark);
+    }
+    if (st != BOSUN_OK) {
+        list_free(l, arr, count);
+        return st;
+    }
+    *items = arr;
+    *n = count;
+    return BOSUN_OK;
+}
+
+static bosun_status_t list_validate(cfgschema_walk_t *w, const cfgschema_list_t *l, const void *items,
+                                    size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = cfgschema_path_push_index(w, i);
+        bosun_status_t st = cfgschema_validate(w, l->keys, entry(l, items, i));
+        if (st == BOSUN_OK)
+            st = list_check_distinct(w, l, items, i);
+        if (st != BOSUN_OK)
+            return st;
+        cfgschema_path_pop(w, mark);
+    }
+    return BOSUN_OK;
+}
+
+static void list_free(const cfgschema_list_t *l, void *items, size_t n)
+{
+    for (size_t i = 0; items != NULL && i < n; i++)
+        cfgschema_free(l->keys, entry(l, items, i));
+    free(items);
 }
 
 /* ---- applying JSON --------------------------------------------------------- */
@@ -282,6 +394,18 @@ static bosun_status_t apply_value(cfgschema_walk_t *w, const cfgschema_key_t *ro
         *(bool *)(void *)field = json_is_true(v);
         return BOSUN_OK;
     case CFGSCHEMA_T_OBJ: return cfgschema_apply(w, row->sub, v, field);
+    case CFGSCHEMA_T_LIST: {
+        void *items;
+        size_t n;
+        bosun_status_t st = list_parse(w, row->list, v, &items, &n);
+        if (st != BOSUN_OK)
+            return st;
+        size_t *count = (size_t *)(void *)((char *)dst + row->count_offset);
+        list_free(row->list, *(void **)(void *)field, *count);
+        *(void **)(void *)field = items;
+        *count = n;
+        return BOSUN_OK;
+    }
     case CFGSCHEMA_T_CUSTOM: return row->custom->parse(w, v, dst);
     }
     return bosun_errf(w->err, BOSUN_ERR_INVALID, "%s: key '%s': bad schema row", w->source, w->path);
@@ -356,6 +480,10 @@ bosun_status_t cfgschema_defaults(const cfgschema_key_t *table, void *dst)
         case CFGSCHEMA_T_NUM: *(double *)(void *)field = row->ddef; break;
         case CFGSCHEMA_T_BOOL: *(bool *)(void *)field = row->idef != 0; break;
         case CFGSCHEMA_T_OBJ: st = cfgschema_defaults(row->sub, field); break;
+        case CFGSCHEMA_T_LIST:
+            *(void **)(void *)field = NULL;
+            *(size_t *)(void *)((char *)dst + row->count_offset) = 0;
+            break;
         case CFGSCHEMA_T_CUSTOM:
             if (row->custom->init != NULL)
                 st = row->custom->init(dst);
@@ -413,6 +541,9 @@ static bosun_status_t validate_row(cfgschema_walk_t *w, const cfgschema_key_t *r
     }
     case CFGSCHEMA_T_BOOL: return BOSUN_OK;
     case CFGSCHEMA_T_OBJ: return cfgschema_validate(w, row->sub, field);
+    case CFGSCHEMA_T_LIST:
+        return list_validate(w, row->list, *(void *const *)(const void *)field,
+                             *(const size_t *)(const void *)((const char *)src + row->count_offset));
     case CFGSCHEMA_T_CUSTOM:
         return row->custom->validate != NULL ? row->custom->validate(w, src) : BOSUN_OK;
     }
@@ -439,6 +570,11 @@ void cfgschema_free(const cfgschema_key_t *table, void *dst)
             char **slot = (char **)(void *)field;
             cfgschema_free_str(*slot);
             *slot = NULL;
+        } else if (row->type == CFGSCHEMA_T_LIST) {
+            size_t *count = (size_t *)(void *)((char *)dst + row->count_offset);
+            list_free(row->list, *(void **)(void *)field, *count);
+            *(void **)(void *)field = NULL;
+            *count = 0;
         } else if (row->type == CFGSCHEMA_T_OBJ) {
             cfgschema_free(row->sub, field);
         } else if (row->type == CFGSCHEMA_T_CUSTOM && row->custom->free != NULL) {

@@ -30,6 +30,7 @@ typedef enum {
     CFGSCHEMA_T_NUM,    /* double; JSON integer or real in [dmin, dmax] */
     CFGSCHEMA_T_BOOL,   /* bool; JSON true or false */
     CFGSCHEMA_T_OBJ,    /* a section: JSON object walked with row.sub at row.offset */
+    CFGSCHEMA_T_LIST,   /* entries per row.list: array at row.offset, count at row.count_offset */
     CFGSCHEMA_T_CUSTOM, /* anything else: row.custom's hooks do the work */
 } cfgschema_type_t;
 
@@ -50,6 +51,26 @@ typedef struct {
 } cfgschema_walk_t;
 
 typedef struct cfgschema_key cfgschema_key_t;
+
+/*
+ * A LIST row's entries: structs described by `keys`, each given in JSON as
+ * an object or, for short, as a string that sets the entry's key field:
+ *   "resources": ["vip", {"id": "db", "priority": 200}]
+ * Entries start from the table's defaults and must differ in their key
+ * field; errors name the entry ("resources[2]") and, for a repeated key,
+ * the earlier one. The struct holds an array pointer (NULL when empty) and
+ * a size_t count.
+ */
+typedef struct {
+    const cfgschema_key_t *keys;  /* an entry's rows; the key field is a STR row */
+    size_t size;                  /* sizeof one entry */
+    size_t key_offset;            /* offsetof the entry's char * key field */
+    size_t max;                   /* most entries */
+    const char *key_what;         /* the key field in messages: "resource id", "node" */
+    const char *name;             /* the list in messages: "resources" -> "resources[2]" */
+    const char *expect_list;      /* "a list of ..." for a wrong type */
+    const char *expect_entry;     /* what one entry must be, for a wrong type */
+} cfgschema_list_t;
 
 /*
  * Hooks for a CUSTOM row (arrays such as "resources" or "servers"). Each gets
@@ -76,6 +97,8 @@ struct cfgschema_key {
     double dmin, dmax, ddef;      /* NUM */
     const char *sdef;             /* STR default (copied); NULL for none */
     const cfgschema_key_t *sub;   /* OBJ: the section's table */
+    const cfgschema_list_t *list; /* LIST: its entries */
+    size_t count_offset;          /* LIST: offsetof the size_t count */
     const cfgschema_custom_t *custom; /* CUSTOM: its hooks */
     /* STR: extra check of a value (at validation, NULL counts as "" unless
      * the row is NULLABLE); fills err with a sentence. */
@@ -101,6 +124,9 @@ struct cfgschema_key {
     {.name = (nm), .type = CFGSCHEMA_T_OBJ, .offset = offsetof(T, f), .sub = (table)}
 /* A JSON section whose keys are fields of the enclosing struct itself. */
 #define CFGSCHEMA_GROUP(nm, table) {.name = (nm), .type = CFGSCHEMA_T_OBJ, .offset = 0, .sub = (table)}
+#define CFGSCHEMA_LIST(nm, T, f, nf, spec)                                                 \
+    {.name = (nm), .type = CFGSCHEMA_T_LIST, .offset = offsetof(T, f),                    \
+     .count_offset = offsetof(T, nf), .list = (spec)}
 #define CFGSCHEMA_CUSTOM(nm, hooks, fl) {.name = (nm), .type = CFGSCHEMA_T_CUSTOM, .custom = (hooks), .flags = (fl)}
 #define CFGSCHEMA_END {.name = NULL}
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cfgschema.h"
+#include "config_probes.h"
 #include "name.h"
 #include "sign.h"
 
@@ -117,96 +118,15 @@ static const cfgschema_key_t resource_keys[] = {
     CFGSCHEMA_END,
 };
 
-static void resources_free_list(bosun_resource_config_t *r, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        cfgschema_free(resource_keys, &r[i]);
-    free(r);
-}
-
-/* Fails when resource i repeats the id of an earlier one (path at resources[i]). */
-static bosun_status_t resources_check_distinct(cfgschema_walk_t *w, const bosun_resource_config_t *r,
-                                               size_t i)
-{
-    for (size_t j = 0; j < i; j++)
-        if (r[i].id != NULL && r[j].id != NULL && strcmp(r[i].id, r[j].id) == 0)
-            return cfgschema_fail(w, "resource id '%s' is already used by resources[%zu]", r[i].id, j);
-    return BOSUN_OK;
-}
-
-/* Fills entry *r from one element of the "resources" array. */
-static bosun_status_t resource_parse_one(cfgschema_walk_t *w, const json_t *v, bosun_resource_config_t *r)
-{
-    bosun_status_t st = cfgschema_defaults(resource_keys, r);
-    if (st != BOSUN_OK)
-        return st;
-    if (json_is_object(v))
-        return cfgschema_apply(w, resource_keys, v, r);
-    if (!json_is_string(v))
-        return cfgschema_type_error(w, "a resource id or an object {\"id\", \"priority\", \"preempt\"}", v);
-    bosun_err_t e;
-    bosun_err_clear(&e);
-    if (check_resource_id(json_string_value(v), &e) != BOSUN_OK)
-        return cfgschema_fail(w, "%s", e.msg);
-    return cfgschema_set_str(&r->id, json_string_value(v));
-}
-
-static bosun_status_t resources_parse(cfgschema_walk_t *w, const json_t *v, void *obj)
-{
-    bosun_agent_config_t *c = obj;
-    if (!json_is_array(v))
-        return cfgschema_type_error(
-            w, "a list of resource ids or objects {\"id\", \"priority\", \"preempt\"}", v);
-    size_t n = json_array_size(v);
-    if (n > RESOURCES_MAX)
-        return cfgschema_fail(w, "at most %d resources are allowed, got %zu", RESOURCES_MAX, n);
-    bosun_resource_config_t *r = n > 0 ? calloc(n, sizeof *r) : NULL;
-    if (n > 0 && r == NULL)
-        return BOSUN_ERR_NOMEM;
-    bosun_status_t st = BOSUN_OK;
-    for (size_t i = 0; i < n && st == BOSUN_OK; i++) {
-        size_t mark = cfgschema_path_push_index(w, i);
-        st = resource_parse_one(w, json_array_get(v, i), &r[i]);
-        if (st == BOSUN_OK)
-            st = resources_check_distinct(w, r, i);
-        if (st == BOSUN_OK)
-            cfgschema_path_pop(w, mark);
-    }
-    if (st != BOSUN_OK) {
-        resources_free_list(r, n);
-        return st;
-    }
-    resources_free_list(c->resources, c->n_resources);
-    c->resources = r;
-    c->n_resources = n;
-    return BOSUN_OK;
-}
-
-static bosun_status_t resources_validate(cfgschema_walk_t *w, const void *obj)
-{
-    const bosun_agent_config_t *c = obj;
-    for (size_t i = 0; i < c->n_resources; i++) {
-        size_t mark = cfgschema_path_push_index(w, i);
-        bosun_status_t st = cfgschema_validate(w, resource_keys, &c->resources[i]);
-        if (st == BOSUN_OK)
-            st = resources_check_distinct(w, c->resources, i);
-        if (st != BOSUN_OK)
-            return st;
-        cfgschema_path_pop(w, mark);
-    }
-    return BOSUN_OK;
-}
-
-static void resources_free(void *obj)
-{
-    bosun_agent_config_t *c = obj;
-    resources_free_list(c->resources, c->n_resources);
-    c->resources = NULL;
-    c->n_resources = 0;
-}
-
-static const cfgschema_custom_t resources_hooks = {
-    .parse = resources_parse, .validate = resources_validate, .free = resources_free,
+static const cfgschema_list_t resource_list = {
+    .keys = resource_keys,
+    .size = sizeof(bosun_resource_config_t),
+    .key_offset = offsetof(bosun_resource_config_t, id),
+    .max = RESOURCES_MAX,
+    .key_what = "resource id",
+    .name = "resources",
+    .expect_list = "a list of resource ids or objects {\"id\", \"priority\", \"preempt\"}",
+    .expect_entry = "a resource id or an object {\"id\", \"priority\", \"preempt\"}",
 };
 
 /* ---- "nats.servers": a list or one comma-separated string ------------------------ */
@@ -663,7 +583,7 @@ static const cfgschema_key_t agent_keys[] = {
     CFGSCHEMA_STR("id", bosun_agent_config_t, id, NULL, OPT, check_node_name),
     CFGSCHEMA_STR("dataDir", bosun_agent_config_t, data_dir, "/var/lib/bosun/agent", 0, check_nonempty),
     CFGSCHEMA_INT("priority", bosun_agent_config_t, priority, 0, 255, 100),
-    CFGSCHEMA_CUSTOM("resources", &resources_hooks, 0),
+    CFGSCHEMA_LIST("resources", bosun_agent_config_t, resources, n_resources, &resource_list),
     CFGSCHEMA_GROUP("electionToken", token_keys),
     CFGSCHEMA_OBJ("networking", bosun_agent_config_t, net, net_keys),
     CFGSCHEMA_OBJ("run", bosun_agent_config_t, run, run_keys),
@@ -672,6 +592,7 @@ static const cfgschema_key_t agent_keys[] = {
     CFGSCHEMA_OBJ("nats", bosun_agent_config_t, nats, nats_keys),
     CFGSCHEMA_OBJ("commands", bosun_agent_config_t, commands, commands_keys),
     CFGSCHEMA_OBJ("security", bosun_agent_config_t, security, security_keys),
+    CFGSCHEMA_OBJ("probes", bosun_agent_config_t, probes, bosun_probes_keys),
     CFGSCHEMA_NUM("maxRunSecs", bosun_agent_config_t, max_run_secs, 0, SECS_MAX, 0, 0),
     CFGSCHEMA_END,
 };
@@ -871,6 +792,9 @@ bosun_status_t bosun_agent_config_finish(bosun_agent_config_t *c, const char *na
                           "%s: key 'electionToken.start' (%llu) must not be greater than "
                           "'electionToken.end' (%llu)",
                           w.source, (unsigned long long)c->token_start, (unsigned long long)c->token_end);
+    st = bosun_probes_config_check(&w, &c->probes, c->id);
+    if (st != BOSUN_OK)
+        return st;
     return nats_check(&w, &c->nats);
 }
 

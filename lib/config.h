@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "status.h"
 
@@ -132,6 +133,25 @@ typedef struct {
     char *run_as_user;           /* "runAsUser": NULL = the agent's own user */
 } bosun_security_config_t;
 
+/* One entry of "probes.peers": a node name, or {"node", "address"}. */
+typedef struct {
+    char *node;                  /* "node", required */
+    char *address;               /* "address": its probe listener; NULL = what it advertises */
+} bosun_probe_peer_config_t;
+
+/* "probes": connectivity probes to other agents (lib/config_probes.c). */
+typedef struct {
+    int interval_ms;             /* "intervalMs" 100..3600000, default 10000 */
+    int timeout_ms;              /* "timeoutMs" 10..600000, default 2000; <= intervalMs */
+    char *listen;                /* "listen": ADDR:PORT of the TCP listener; NULL = none */
+    char *advertise;             /* "advertise": ADDR:PORT told to peers; NULL = listen */
+    bosun_probe_peer_config_t *peers; /* "peers" */
+    size_t n_peers;
+    bool probe_peers;            /* "probePeers": also probe every node heard from */
+    int forget_after_ms;         /* "forgetAfterMs" 1000..86400000, default 60000 */
+    int max_targets;             /* "maxTargets" 1..4096, default 256 */
+} bosun_probes_config_t;
+
 typedef struct {
     char *id;                    /* node name; "" or absent: generated */
     char *data_dir;              /* "dataDir", default "/var/lib/bosun/agent" */
@@ -147,6 +167,7 @@ typedef struct {
     bosun_nats_config_t nats;
     bosun_commands_config_t commands;
     bosun_security_config_t security;
+    bosun_probes_config_t probes;
     double max_run_secs;         /* "maxRunSecs": stop after this long; 0 = forever */
     /* Command line only (no file key): the seed's --fixed-token and --dashboard-token. */
     bool fixed_token_set;
@@ -255,6 +276,16 @@ void bosun_central_config_free(bosun_central_config_t *c);
  * "servers" key given as a string.
  */
 bosun_status_t bosun_nats_config_set_servers(bosun_nats_config_t *c, const char *list, bosun_err_t *err);
+
+/*
+ * Parses a numeric socket address "A.B.C.D:PORT" or "[IPv6]:PORT" (port
+ * 1..65535; no host names, so nothing blocks on DNS) into *out and *len.
+ * With allow_any false, the unspecified address (0.0.0.0, [::]) is refused,
+ * as it names no peer. On failure fills *err with one sentence quoting s
+ * and returns BOSUN_ERR_INVALID.
+ */
+bosun_status_t bosun_sockaddr_parse(const char *s, bool allow_any, struct sockaddr_storage *out,
+                                    socklen_t *len, bosun_err_t *err);
 
 /* Replaces *slot with a copy of value (NULL allowed). */
 bosun_status_t bosun_config_set_str(char **slot, const char *value);

@@ -82,12 +82,13 @@ static void sample_init(sample_t *s)
     }
 
     s->counters = (Bosun__AgentCounters)BOSUN__AGENT_COUNTERS__INIT;
-    for (unsigned i = 0; i < bosun__agent_counters__descriptor.n_fields; i++) /* 1, 2, ... 13 */
+    for (unsigned i = 0; i < bosun__agent_counters__descriptor.n_fields; i++) /* 1, 2, ... 18 */
         *(uint64_t *)((char *)&s->counters + bosun__agent_counters__descriptor.fields[i].offset) =
             i + 1u;
 
     const char *targets[2] = {"node-2", "node-3"};
     const char *errors[2] = {"none", "slow"};
+    const char *addrs[2] = {"10.0.0.2:8757", "[fd00::3]:8757"};
     for (int i = 0; i < 2; i++) {
         s->probe[i] = (Bosun__ProbeResult)BOSUN__PROBE_RESULT__INIT;
         s->probe[i].target = (char *)targets[i];
@@ -97,6 +98,8 @@ static void sample_init(sample_t *s)
         s->probe[i].nats_rtt_us = 900u + 300u * (unsigned)i;
         s->probe[i].time_ms = 1700000003000u + 1000u * (unsigned)i;
         s->probe[i].error = (char *)errors[i];
+        s->probe[i].tcp_tested = 1;
+        s->probe[i].address = (char *)addrs[i];
         s->probe_p[i] = &s->probe[i];
     }
 
@@ -115,6 +118,7 @@ static void sample_init(sample_t *s)
     s->hb.n_probes = 2;
     s->hb.probes = s->probe_p;
     s->hb.interval_ms = 1000;
+    s->hb.probe_address = (char *)"10.0.0.1:8757";
 
     for (int i = 0; i < 2; i++) {
         s->bid[i] = (Bosun__Bid)BOSUN__BID__INIT;
@@ -465,12 +469,16 @@ static void test_json_heartbeat(void **state)
                 "\"commands_failed\":4,\"commands_rejected\":5,\"commands_duplicate\":6,"
                 "\"events_received\":7,\"malformed_messages\":8,\"election_packets_tx\":9,"
                 "\"election_packets_rx\":10,\"election_packets_dropped\":11,"
-                "\"election_transitions\":12,\"nats_reconnects\":13},"
+                "\"election_transitions\":12,\"nats_reconnects\":13,\"election_tx_errors\":14,"
+                "\"election_rx_errors\":15,\"election_script_failures\":16,\"probes_run\":17,"
+                "\"probes_failed\":18},"
                 "\"probes\":[{\"target\":\"node-2\",\"tcp_ok\":true,\"tcp_connect_us\":250,"
-                "\"nats_ok\":true,\"nats_rtt_us\":900,\"time_ms\":1700000003000,\"error\":\"none\"},"
+                "\"nats_ok\":true,\"nats_rtt_us\":900,\"time_ms\":1700000003000,\"error\":\"none\","
+                "\"tcp_tested\":true,\"address\":\"10.0.0.2:8757\"},"
                 "{\"target\":\"node-3\",\"tcp_ok\":true,\"tcp_connect_us\":300,\"nats_ok\":true,"
-                "\"nats_rtt_us\":1200,\"time_ms\":1700000004000,\"error\":\"slow\"}],"
-                "\"interval_ms\":1000}");
+                "\"nats_rtt_us\":1200,\"time_ms\":1700000004000,\"error\":\"slow\","
+                "\"tcp_tested\":true,\"address\":\"[fd00::3]:8757\"}],"
+                "\"interval_ms\":1000,\"probe_address\":\"10.0.0.1:8757\"}");
     json_decref(j);
 
     /* defaults are shown, not left out; an unset sub-message is null */
@@ -478,7 +486,7 @@ static void test_json_heartbeat(void **state)
     j = bosun_codec_to_json(&empty.base);
     assert_json(j, "{\"node\":\"\",\"instance_id\":0,\"sequence\":0,\"boot_time_ms\":0,"
                    "\"send_time_ms\":0,\"pid\":0,\"version\":\"\",\"host\":null,\"resources\":[],"
-                   "\"counters\":null,\"probes\":[],\"interval_ms\":0}");
+                   "\"counters\":null,\"probes\":[],\"interval_ms\":0,\"probe_address\":\"\"}");
     ProtobufCMessage *back = NULL;
     assert_int_equal(bosun_codec_from_json(&bosun__heartbeat__descriptor, j, &back, NULL), BOSUN_OK);
     assert_null(((Bosun__Heartbeat *)back)->host);

@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -837,6 +839,154 @@ static void test_example_files(void **state)
     bosun_central_config_free(&c);
 }
 
+/* ---- "probes" (connectivity probes) -------------------------------------------------- */
+
+static void test_probes_defaults_and_forms(void **state)
+{
+    (void)state;
+    bosun_agent_config_t c;
+    agent_ok(&c, "{\"id\": \"n1\"}");
+    assert_int_equal(c.probes.interval_ms, 10000);
+    assert_int_equal(c.probes.timeout_ms, 2000);
+    assert_null(c.probes.listen);
+    assert_null(c.probes.advertise);
+    assert_int_equal(c.probes.n_peers, 0);
+    assert_false(c.probes.probe_peers);
+    assert_int_equal(c.probes.forget_after_ms, 60000);
+    assert_int_equal(c.probes.max_targets, 256);
+    bosun_agent_config_free(&c);
+
+    agent_ok(&c, "{\"id\": \"n1\", \"probes\": {\"intervalMs\": 500, \"timeoutMs\": 500,"
+                 " \"listen\": \"0.0.0.0:8757\", \"advertise\": \"10.0.0.1:8757\","
+                 " \"peers\": [\"n2\", {\"node\": \"n3\", \"address\": \"10.0.0.3:8757\"},"
+                 " {\"node\": \"n4\"}, {\"node\": \"n5\", \"address\": \"[fd00::5]:1\"}],"
+                 " \"probePeers\": true, \"forgetAfterMs\": 5000, \"maxTargets\": 4}}");
+    assert_int_equal(c.probes.interval_ms, 500);
+    assert_int_equal(c.probes.timeout_ms, 500);
+    assert_string_equal(c.probes.listen, "0.0.0.0:8757");
+    assert_string_equal(c.probes.advertise, "10.0.0.1:8757");
+    assert_int_equal(c.probes.n_peers, 4);
+    assert_string_equal(c.probes.peers[0].node, "n2");
+    assert_null(c.probes.peers[0].address);
+    assert_string_equal(c.probes.peers[1].node, "n3");
+    assert_string_equal(c.probes.peers[1].address, "10.0.0.3:8757");
+    assert_null(c.probes.peers[2].address);
+    assert_string_equal(c.probes.peers[3].address, "[fd00::5]:1");
+    assert_true(c.probes.probe_peers);
+    assert_int_equal(c.probes.forget_after_ms, 5000);
+    assert_int_equal(c.probes.max_targets, 4);
+    bosun_agent_config_free(&c);
+
+    /* "" turns the listener off, like an absent key. */
+    agent_ok(&c, "{\"id\": \"n1\", \"probes\": {\"listen\": \"\", \"advertise\": null}}");
+    assert_null(c.probes.listen);
+    assert_null(c.probes.advertise);
+    bosun_agent_config_free(&c);
+}
+
+static void test_probes_errors_name_the_key(void **state)
+{
+    (void)state;
+    const char *addr_msg = "is not a numeric ADDRESS:PORT like 10.0.0.2:8757 or [fd00::2]:8757";
+    char want[512];
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"peers\": [\"n2\", \"n.3\"]}}",
+                       SRC ": key 'probes.peers[1]': node name 'n.3' has a character not allowed at "
+                           "position 2 (0x2e); expected only [A-Za-z0-9_-]");
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"peers\": [{\"node\": \"n 2\"}]}}",
+                       SRC ": key 'probes.peers[0].node': node name 'n 2' has a character not allowed "
+                           "at position 2 (0x20); expected only [A-Za-z0-9_-]");
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"peers\": [\"n2\", {\"node\": \"n2\"}]}}",
+                       SRC ": key 'probes.peers[1]': node 'n2' is already used by peers[0]");
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"peers\": [\"n2\", \"n1\"]}}",
+                       SRC ": key 'probes.peers[1]': 'n1' is this node itself; a node does not probe "
+                           "itself");
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"peers\": [{\"address\": \"10.0.0.2:1\"}]}}",
+                       SRC ": key 'probes.peers[0].node' is required");
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"peers\": [7]}}",
+                       SRC ": key 'probes.peers[0]' must be a node name or an object {\"node\", "
+                           "\"address\"}, got 7 (a number)");
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"peers\": \"n2\"}}",
+                       SRC ": key 'probes.peers' must be a list of node names or objects {\"node\", "
+                           "\"address\"}, got \"n2\" (a string)");
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"peers\": [{\"node\": \"n2\", \"adress\": \"x\"}]}}",
+                       SRC ": unknown key 'probes.peers[0].adress' (did you mean "
+                           "'probes.peers[0].address'?)");
+    const char *bad_addrs[] = {"10.0.0.2", "n2.example:8757", "10.0.0.2:0", "10.0.0.2:65536",
+                               "10.0.0.2:87a", "[fd00::2]8757", "fd00::2:8757", ":8757"};
+    for (size_t i = 0; i < sizeof bad_addrs / sizeof bad_addrs[0]; i++) {
+        char json[256];
+        snprintf(json, sizeof json,
+                 "{\"id\": \"n1\", \"probes\": {\"peers\": [{\"node\": \"n2\", \"address\": \"%s\"}]}}",
+                 bad_addrs[i]);
+        snprintf(want, sizeof want, SRC ": key 'probes.peers[0].address': '%s' %s", bad_addrs[i],
+                 addr_msg);
+        expect_agent_error(json, want);
+    }
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"peers\": [{\"node\": \"n2\", \"address\": "
+                       "\"0.0.0.0:8757\"}]}}",
+                       SRC ": key 'probes.peers[0].address': '0.0.0.0:8757' is the unspecified "
+                           "address, which names no peer; give the address others reach this node at");
+    snprintf(want, sizeof want, SRC ": key 'probes.listen': 'localhost:8757' %s", addr_msg);
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"listen\": \"localhost:8757\"}}", want);
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"advertise\": \"[::]:8757\"}}",
+                       SRC ": key 'probes.advertise': '[::]:8757' is the unspecified address, which "
+                           "names no peer; give the address others reach this node at");
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"intervalMs\": 1000, \"timeoutMs\": 1500}}",
+                       SRC ": key 'probes.timeoutMs' (1500) must not be greater than "
+                           "'probes.intervalMs' (1000): one attempt per peer at a time");
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"intervalMs\": 50}}",
+                       SRC ": key 'probes.intervalMs' must be an integer from 100 to 3600000, got 50");
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"maxTargets\": 1, \"peers\": [\"a\", \"b\"]}}",
+                       SRC ": key 'probes.peers' lists 2 peers, more than 'probes.maxTargets' (1)");
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"probepeers\": true}}",
+                       SRC ": unknown key 'probes.probepeers' (did you mean 'probes.probePeers'?)");
+    expect_agent_error("{\"id\": \"n1\", \"probes\": {\"probePeers\": \"yes\"}}",
+                       SRC ": key 'probes.probePeers' must be true or false, got \"yes\" (a string)");
+}
+
+/* The self check runs at finish, so an id given later (--id) is caught too. */
+static void test_probes_self_via_flag(void **state)
+{
+    (void)state;
+    bosun_agent_config_t c;
+    bosun_err_t err;
+    bosun_err_clear(&err);
+    assert_int_equal(agent_parse(&c, "{\"probes\": {\"peers\": [\"ship2\"]}}", &err), BOSUN_OK);
+    assert_int_equal(bosun_config_set_str(&c.id, "ship2"), BOSUN_OK);
+    assert_int_equal(bosun_agent_config_finish(&c, "command line", &err), BOSUN_ERR_CONFIG);
+    assert_string_equal(err.msg, "command line: key 'probes.peers[0]': 'ship2' is this node itself; a "
+                                 "node does not probe itself");
+    bosun_agent_config_free(&c);
+}
+
+static void test_sockaddr_parse(void **state)
+{
+    (void)state;
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    bosun_err_t err;
+    assert_int_equal(bosun_sockaddr_parse("127.0.0.1:8757", false, &ss, &len, &err), BOSUN_OK);
+    assert_int_equal(ss.ss_family, AF_INET);
+    assert_int_equal(len, sizeof(struct sockaddr_in));
+    assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 8757);
+    assert_int_equal(bosun_sockaddr_parse("[::1]:1", false, &ss, &len, &err), BOSUN_OK);
+    assert_int_equal(ss.ss_family, AF_INET6);
+    assert_int_equal(len, sizeof(struct sockaddr_in6));
+    assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 1);
+    assert_int_equal(bosun_sockaddr_parse("0.0.0.0:65535", true, &ss, &len, &err), BOSUN_OK);
+    assert_int_equal(bosun_sockaddr_parse("0.0.0.0:65535", false, &ss, &len, &err), BOSUN_ERR_INVALID);
+    assert_int_equal(bosun_sockaddr_parse("", true, &ss, &len, &err), BOSUN_ERR_INVALID);
+    assert_int_equal(bosun_sockaddr_parse("[]:1", true, &ss, &len, &err), BOSUN_ERR_INVALID);
+    assert_int_equal(bosun_sockaddr_parse("1.2.3.4:", true, &ss, &len, &err), BOSUN_ERR_INVALID);
+    assert_int_equal(bosun_sockaddr_parse("1.2.3.4:+80", true, &ss, &len, &err), BOSUN_ERR_INVALID);
+    assert_int_equal(bosun_sockaddr_parse("1.2.3.4:000080", true, &ss, &len, &err), BOSUN_ERR_INVALID);
+    char longest[200];
+    memset(longest, '1', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    assert_int_equal(bosun_sockaddr_parse(longest, true, &ss, &len, &err), BOSUN_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "is not a numeric ADDRESS:PORT"));
+}
+
 /* ---- freeing -------------------------------------------------------------------------- */
 
 static void test_free_is_safe(void **state)
@@ -899,6 +1049,10 @@ int main(void)
         cmocka_unit_test(test_load_applies_over_earlier_values),
         cmocka_unit_test(test_example_files),
         cmocka_unit_test(test_free_is_safe),
+        cmocka_unit_test(test_probes_defaults_and_forms),
+        cmocka_unit_test(test_probes_errors_name_the_key),
+        cmocka_unit_test(test_probes_self_via_flag),
+        cmocka_unit_test(test_sockaddr_parse),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
