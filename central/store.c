@@ -788,7 +788,7 @@ bosun_status_t store_results(store_t *s, const store_query_t *q,
         append(sql, sizeof sql, &len, " AND finished_ms >= :since");
     else if (!q->include_pending)
         append(sql, sizeof sql, &len, " AND finished_ms IS NOT NULL");
-    append(sql, sizeof sql, &len, " ORDER BY seq");
+    append(sql, sizeof sql, &len, q->newest_first ? " ORDER BY seq DESC" : " ORDER BY seq");
     if (q->limit > 0)
         append(sql, sizeof sql, &len, " LIMIT :limit");
     if (len >= sizeof sql)
