@@ -94,6 +94,7 @@ static void settle(central_t *c, uint64_t now)
         Bosun__Result res = BOSUN__RESULT__INIT;
         results_build(f->m, c->cfg->id, f->status, f->ack, f->error, now, &cmd, &res);
         store_finish(c->store, f->m, f->status, f->ack, f->error, now);
+        msgstats_finished(c->msgstats, now > f->m->accepted_ms ? now - f->m->accepted_ms : 0);
         if (results_log(&c->results, &res) != BOSUN_OK)
             log_error(c->log, "results", "cannot append to messages.ndjson: %s", strerror(errno));
     }
@@ -112,6 +113,7 @@ static void settle(central_t *c, uint64_t now)
                  f->error[0] ? ": " : "", f->error);
         message_free(f->m);
     }
+    msgstats_set_retried(c->msgstats, outbox_retries(c->outbox));
     outbox_actions_clear(a);
 }
 
@@ -195,6 +197,7 @@ bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t 
         (rc = store_open(cfg->data_dir, &c->store, err)) != BOSUN_OK ||
         (rc = results_open(&c->results, cfg->data_dir, err)) != BOSUN_OK ||
         (rc = outbox_new(bosun_rng_next, &c->rng, &c->outbox)) != BOSUN_OK ||
+        (rc = msgstats_new(&c->msgstats)) != BOSUN_OK ||
         (rc = store_inbox_position(c->store, &pos)) != BOSUN_OK)
         goto fail;
     if ((c->inbox_path = bosun_path_join(cfg->data_dir, "inmsg.txt")) == NULL) {
@@ -226,7 +229,7 @@ bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t 
             goto fail;
     }
     http_sources_t hs = {.data_dir = cfg->data_dir, .nats = c->nats, .fleetview = c->fleetview,
-                         .recorder = c->recorder};
+                         .recorder = c->recorder, .msgstats = c->msgstats};
     bosun_err_t herr = {0};
     /* An address in use is not worth refusing to deliver commands for: logged, and /health is down. */
     if (http_new(cfg->http.listen, &hs, log, &c->http, &herr) != BOSUN_OK)
@@ -312,6 +315,7 @@ void central_free(central_t *c)
     }
     outbox_free(c->outbox);
     outbox_actions_free(&c->act);
+    msgstats_free(c->msgstats);
     inbox_close(c->inbox);
     store_close(c->store);
     results_close(&c->results);
