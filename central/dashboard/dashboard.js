@@ -120,9 +120,9 @@
         n.host.cores + '</span>' : '') : '-';
       let offset = '-';
       if (n.clockOffsetUs !== undefined) {
-        const ms = n.clockOffsetUs / 1000;
+        const ms = (n.clockOffsetUs / 1000).toFixed(1);
         offset = '<span' + (n.clockOverBound ? ' class="warnval"' : '') + ' title="round trip ' +
-          micros(n.rttUs) + '">' + (ms >= 0 ? '+' : '') + ms.toFixed(1) + ' ms</span>';
+          micros(n.rttUs) + '">' + (ms === '-0.0' ? '0.0' : ms[0] === '-' ? ms : '+' + ms) + ' ms</span>';
       }
       rows.push('<tr data-node="' + esc(n.node) + '" data-status="' + esc(n.status) + '"' +
         (problem ? ' class="problem"' : '') + '>' +
