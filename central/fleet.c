@@ -2,9 +2,11 @@
 #include "fleet.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "namesort.h"
 #include "strmap.h"
 
 typedef struct {
@@ -622,7 +624,8 @@ static bosun_status_t snapshot(fleet_t *f, bool with_probes, fleet_view_t **out,
         fleet_views_free(v, done);
         return BOSUN_ERR_NOMEM;
     }
-    qsort(v, count, sizeof *v, by_node_name);
+    if (namesort(v, count, sizeof *v, offsetof(fleet_view_t, node)) != BOSUN_OK)
+        qsort(v, count, sizeof *v, by_node_name); /* slower, but needs no memory */
     *out = v;
     *n = count;
     return BOSUN_OK;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "namesort.h"
 #include "strmap.h"
 
 typedef struct onode onode_t;
@@ -598,7 +599,8 @@ bosun_status_t ownership_snapshot(ownership_t *o, ownership_view_t **out, size_t
         ownership_views_free(v, done);
         return BOSUN_ERR_NOMEM;
     }
-    qsort(v, count, sizeof *v, by_resource_name);
+    if (namesort(v, count, sizeof *v, offsetof(ownership_view_t, resource)) != BOSUN_OK)
+        qsort(v, count, sizeof *v, by_resource_name); /* slower, but needs no memory */
     *out = v;
     *n = count;
     return BOSUN_OK;

@@ -27,6 +27,7 @@ add_library(bosun_central_core STATIC
   central/inbox.c
   central/message.c
   central/msgstats.c
+  central/namesort.c
   central/outbox.c
   central/ownership.c
   central/recorder.c

@@ -35,6 +35,7 @@ bosun_test(test_strmap unit/test_strmap.c LABELS unit LIBS bosun_central_core)
 bosun_test(test_timesync unit/test_timesync.c LABELS unit LIBS bosun_central_core)
 bosun_test(test_fleet unit/test_fleet.c LABELS unit LIBS bosun_central_core)
 bosun_test(test_ownership unit/test_ownership.c LABELS unit LIBS bosun_central_core)
+bosun_test(test_namesort unit/test_namesort.c LABELS unit LIBS bosun_central_core)
 bosun_test(test_fleet_central integration/test_fleet.c LABELS integration TIMEOUT 120)
 bosun_test(test_http integration/test_http.c LABELS integration LIBS PkgConfig::JANSSON TIMEOUT 120)
 # The dashboard in a real headless Chromium (selenium + chromedriver, Debian's python3-selenium);
