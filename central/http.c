@@ -250,5 +250,6 @@ void http_free(http_server_t *h)
         return;
     MHD_stop_daemon(h->daemon);
     store_close(h->store);
+    free(h->spare);
     free(h);
 }

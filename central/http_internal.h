@@ -18,6 +18,10 @@ struct http_server {
     http_sources_t src;
     const bosun_log_t *log;
     store_t *store; /* read-only; used only on libmicrohttpd's one thread */
+    /* The last /metrics page's buffer, handed back once sent and reused by the
+     * next scrape (no fresh pages to fault in); libmicrohttpd's thread only. */
+    char *spare;
+    size_t spare_cap;
 };
 
 /* ---- responses (http.c); each consumes what it is given ---------------------------------- */

@@ -30,8 +30,11 @@
 typedef struct {
     char *p;
     size_t len, cap;
-    bool nomem; /* a write did not fit and memory ran out: the page is incomplete */
+    bool nomem; /* memory ran out: the page is incomplete */
 } text_t;
+
+/* Room for a value after a sample's labels: sign, 20 digits, point, decimals, newline. */
+#define VALUE_MAX 48
 
 /* Room for n more bytes; false (flagged) when memory runs out. */
 static bool reserve(text_t *t, size_t n)
@@ -53,6 +56,64 @@ static bool reserve(text_t *t, size_t n)
     return true;
 }
 
+/* The unchecked writers: each writes at w, returns the end; the caller reserved the room. */
+
+static char *w_str(char *w, const char *s, size_t n)
+{
+    memcpy(w, s, n);
+    return w + n;
+}
+
+static char *w_u64(char *w, uint64_t v)
+{
+    char buf[24];
+    size_t i = sizeof buf;
+    do {
+        buf[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return w_str(w, buf + i, sizeof buf - i);
+}
+
+/* v / 10^decimals (decimals <= 9), with exactly `decimals` digits after the point. */
+static char *w_fixed(char *w, int64_t v, unsigned decimals)
+{
+    uint64_t scale = 1;
+    for (unsigned i = 0; i < decimals; i++)
+        scale *= 10;
+    uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0)
+        *w++ = '-';
+    w = w_u64(w, a / scale);
+    if (decimals == 0)
+        return w;
+    *w++ = '.';
+    uint64_t f = a % scale;
+    for (unsigned i = decimals; i > 0; i--) {
+        w[i - 1] = (char)('0' + f % 10);
+        f /= 10;
+    }
+    return w + decimals;
+}
+
+/* A label value of n bytes, escaped as the text format wants (\\, \", \n): at most 2n bytes. */
+static char *w_label_value(char *w, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\\' || c == '"') {
+            *w++ = '\\';
+            *w++ = c;
+        } else if (c == '\n') {
+            *w++ = '\\';
+            *w++ = 'n';
+        } else {
+            *w++ = c;
+        }
+    }
+    return w;
+}
+
 static void put(text_t *t, const char *s, size_t n)
 {
     if (reserve(t, n)) {
@@ -63,101 +124,70 @@ static void put(text_t *t, const char *s, size_t n)
 
 static void puts_(text_t *t, const char *s) { put(t, s, strlen(s)); }
 
-static void putc_(text_t *t, char c) { put(t, &c, 1); }
-
-static void put_u64(text_t *t, uint64_t v)
-{
-    char buf[24];
-    size_t i = sizeof buf;
-    do {
-        buf[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    put(t, buf + i, sizeof buf - i);
-}
-
-/* v / 10^decimals, written with exactly `decimals` digits after the point. */
-static void put_fixed(text_t *t, int64_t v, unsigned decimals)
-{
-    uint64_t scale = 1;
-    for (unsigned i = 0; i < decimals; i++)
-        scale *= 10;
-    uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    if (v < 0)
-        putc_(t, '-');
-    put_u64(t, a / scale);
-    if (decimals == 0)
-        return;
-    char frac[20];
-    uint64_t f = a % scale;
-    for (unsigned i = decimals; i > 0; i--) {
-        frac[i - 1] = (char)('0' + f % 10);
-        f /= 10;
-    }
-    putc_(t, '.');
-    put(t, frac, decimals);
-}
-
-/* A label value, escaped as the text format wants (\\, \", \n). */
-static void put_label_value(text_t *t, const char *s)
-{
-    size_t n = strcspn(s, "\\\"\n");
-    put(t, s, n);
-    for (s += n; *s; s++) {
-        if (*s == '\\')
-            puts_(t, "\\\\");
-        else if (*s == '"')
-            puts_(t, "\\\"");
-        else if (*s == '\n')
-            puts_(t, "\\n");
-        else
-            putc_(t, *s);
-    }
-}
-
 /* ---- samples ------------------------------------------------------------------------------- */
 
 static void family(text_t *t, const char *name, const char *type, const char *help)
 {
     puts_(t, "# HELP ");
     puts_(t, name);
-    putc_(t, ' ');
+    puts_(t, " ");
     puts_(t, help);
     puts_(t, "\n# TYPE ");
     puts_(t, name);
-    putc_(t, ' ');
+    puts_(t, " ");
     puts_(t, type);
-    putc_(t, '\n');
+    puts_(t, "\n");
 }
 
-/* Starts a sample: name{k="v" for the labels given (NULL keys end the list early)}. */
+/*
+ * Starts a sample: name{k="v" for the labels given (a NULL key ends the list
+ * early)} and a space, with room reserved for the value that must follow
+ * (value_u64 or value_fixed). Writes nothing when memory runs out.
+ */
 static void sample(text_t *t, const char *name, const char *k1, const char *v1, const char *k2, const char *v2,
                    const char *k3, const char *v3)
 {
-    puts_(t, name);
     const char *k[3] = {k1, k2, k3}, *v[3] = {v1, v2, v3};
-    for (int i = 0; i < 3 && k[i] != NULL; i++) {
-        putc_(t, i == 0 ? '{' : ',');
-        puts_(t, k[i]);
-        puts_(t, "=\"");
-        put_label_value(t, v[i]);
-        putc_(t, '"');
+    size_t kl[3], vl[3], n_labels = 0, name_len = strlen(name), need = name_len + 3 + VALUE_MAX;
+    for (; n_labels < 3 && k[n_labels] != NULL; n_labels++) {
+        kl[n_labels] = strlen(k[n_labels]);
+        vl[n_labels] = strlen(v[n_labels]);
+        need += kl[n_labels] + 2 * vl[n_labels] + 4;
     }
-    if (k1 != NULL)
-        putc_(t, '}');
-    putc_(t, ' ');
+    if (!reserve(t, need))
+        return;
+    char *w = w_str(t->p + t->len, name, name_len);
+    for (size_t i = 0; i < n_labels; i++) {
+        *w++ = i == 0 ? '{' : ',';
+        w = w_str(w, k[i], kl[i]);
+        *w++ = '=';
+        *w++ = '"';
+        w = w_label_value(w, v[i], vl[i]);
+        *w++ = '"';
+    }
+    if (n_labels > 0)
+        *w++ = '}';
+    *w++ = ' ';
+    t->len = (size_t)(w - t->p);
 }
 
+/* The value of the sample just started (room for it was reserved with it). */
 static void value_u64(text_t *t, uint64_t v)
 {
-    put_u64(t, v);
-    putc_(t, '\n');
+    if (t->nomem)
+        return;
+    char *w = w_u64(t->p + t->len, v);
+    *w++ = '\n';
+    t->len = (size_t)(w - t->p);
 }
 
 static void value_fixed(text_t *t, int64_t v, unsigned decimals)
 {
-    put_fixed(t, v, decimals);
-    putc_(t, '\n');
+    if (t->nomem)
+        return;
+    char *w = w_fixed(t->p + t->len, v, decimals);
+    *w++ = '\n';
+    t->len = (size_t)(w - t->p);
 }
 
 /* Lower-case copy of a state name for a label value ("ALIVE" -> "alive"). */
@@ -456,14 +486,46 @@ static void write_metrics(http_server_t *h, text_t *t)
     value_u64(t, bosun_nats_connected(h->src.nats) ? 1 : 0);
 }
 
+/* A page on its way out; page_sent() keeps its buffer for the next scrape. */
+typedef struct {
+    http_server_t *h;
+    char *p;
+    size_t cap;
+} page_t;
+
+static void page_sent(void *cls)
+{
+    page_t *pg = cls;
+    if (pg->h->spare == NULL) {
+        pg->h->spare = pg->p;
+        pg->h->spare_cap = pg->cap;
+    } else {
+        free(pg->p);
+    }
+    free(pg);
+}
+
 enum MHD_Result http_serve_metrics(http_server_t *h, struct MHD_Connection *conn)
 {
-    text_t t = {0};
+    text_t t = {.p = h->spare, .cap = h->spare_cap};
+    h->spare = NULL;
+    h->spare_cap = 0;
     write_metrics(h, &t);
-    if (t.nomem) { /* an incomplete page would read as series that vanished */
+    page_t *pg = t.nomem ? NULL : malloc(sizeof *pg);
+    if (pg == NULL) { /* an incomplete page would read as series that vanished */
         free(t.p);
         log_warn(h->log, "http", "/metrics: out of memory");
         return http_reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
     }
-    return http_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", t.p, t.len);
+    *pg = (page_t){.h = h, .p = t.p, .cap = t.cap};
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(t.len, t.p, page_sent, pg);
+    if (r == NULL) {
+        page_sent(pg);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
 }
