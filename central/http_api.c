@@ -7,7 +7,10 @@
  *   GET /api/messages       the newest messages first, with their results
  *                           [?limit=1-1000 (100)] [&node=NAME]
  *   GET /api/connectivity   the source x target matrix from the probes in
- *                           the nodes' heartbeats
+ *                           the nodes' heartbeats: the nodes on its axes,
+ *                           the cells among them, and the first failing
+ *                           cells of all (so a limited matrix still shows
+ *                           every problem in a large fleet)
  *                           [?limit=1-100000 nodes] [&filter=TEXT]
  *
  * Times are central's wall clock in ms unless a name says otherwise.
@@ -25,6 +28,7 @@
 #define MESSAGES_DEFAULT 100u
 #define MESSAGES_MAX 1000u
 #define MATRIX_MAX_NODES 100000u
+#define FAILING_MAX 100u /* failing cells listed whatever the limit */
 
 static const char *resource_state_str(Bosun__ResourceState s)
 {
@@ -273,9 +277,16 @@ enum MHD_Result http_serve_connectivity(http_server_t *h, struct MHD_Connection 
         n_ax = limit;
         qsort(ax, n_ax, sizeof *ax, axis_by_name);
     }
-    json_t *names = json_array(), *arr = json_array();
+    json_t *names = json_array(), *arr = json_array(), *fails = json_array();
     for (size_t i = 0; i < n_ax; i++)
         json_array_append_new(names, json_string(ax[i].name));
+    /* The first failing cells by (source, target), of a source or target that passes the filter. */
+    for (size_t i = 0; i < n && json_array_size(fails) < FAILING_MAX; i++)
+        for (size_t p = 0; p < v[i].n_probes && json_array_size(fails) < FAILING_MAX; p++)
+            if (probe_failing(&v[i].probes[p]) &&
+                (filter == NULL || strcasestr(v[i].node, filter) != NULL ||
+                 strcasestr(v[i].probes[p].target, filter) != NULL))
+                json_array_append_new(fails, cell_json(&v[i], &v[i].probes[p], now));
     for (size_t i = 0; i < n; i++) {
         if (v[i].n_probes == 0 || axis_find(ax, n_ax, v[i].node) == NULL)
             continue;
@@ -286,8 +297,8 @@ enum MHD_Result http_serve_connectivity(http_server_t *h, struct MHD_Connection 
     free(ax);
     fleet_views_free(v, n);
     return http_reply_json(conn, MHD_HTTP_OK,
-                           json_pack("{s:I, s:o, s:o, s:I, s:I, s:I, s:b}", "timeMs", (json_int_t)now, "nodes",
-                                     names, "cells", arr, "totalNodes", (json_int_t)total_nodes, "totalCells",
-                                     (json_int_t)cells, "failingCells", (json_int_t)failing, "truncated",
-                                     total_nodes > n_ax));
+                           json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:b}", "timeMs", (json_int_t)now,
+                                     "nodes", names, "cells", arr, "failing", fails, "totalNodes",
+                                     (json_int_t)total_nodes, "totalCells", (json_int_t)cells, "failingCells",
+                                     (json_int_t)failing, "truncated", total_nodes > n_ax));
 }

@@ -114,8 +114,8 @@
     const rows = [];
     for (const n of list.slice(0, NODE_ROWS)) {
       const problem = n.status !== 'ALIVE';
-      const host = n.host && n.host.hostname && n.host.hostname !== n.node
-        ? ' <span class="muted">' + esc(n.host.hostname) + '</span>' : '';
+      const title = n.host && n.host.hostname ? ' title="' + esc(n.host.hostname + (n.host.os ? ', ' +
+        n.host.os : '')) + '"' : '';
       const load = n.heard && n.host ? n.host.load1.toFixed(2) + (n.host.cores ? ' <span class="muted">/' +
         n.host.cores + '</span>' : '') : '-';
       let offset = '-';
@@ -126,7 +126,7 @@
       }
       rows.push('<tr data-node="' + esc(n.node) + '" data-status="' + esc(n.status) + '"' +
         (problem ? ' class="problem"' : '') + '>' +
-        '<td class="name">' + esc(n.node) + host + '</td>' +
+        '<td class="name"' + title + '>' + esc(n.node) + '</td>' +
         '<td><span class="badge ' + esc(n.status) + '">' + esc(n.status) + '</span></td>' +
         '<td class="num age">' + (n.heard ? age(n.heartbeatAgeMs) + ' ago' : 'never') + '</td>' +
         '<td class="num">' + load + '</td>' +
@@ -223,6 +223,7 @@
       $('matrix').innerHTML = '<tr><td class="muted">no probe results in the heartbeats' +
         (filter ? ' for this filter' : '') + '</td></tr>';
       $('matrix-note').textContent = '';
+      drawFailing(d);
       return;
     }
     let h = '<thead><tr><th class="corner">source ↓ target →</th>';
@@ -244,6 +245,17 @@
     $('matrix-note').textContent = (d.truncated ? names.length + ' of ' + d.totalNodes +
       ' nodes shown, those with failing links first; ' : '') + d.failingCells + ' of ' + d.totalCells +
       ' links failing';
+    drawFailing(d);
+  }
+
+  /* The failing links central lists (the first 100), whether or not the matrix shows their nodes. */
+  function drawFailing(d) {
+    const rows = d.failing.map((c) => '<tr data-source="' + esc(c.source) + '" data-target="' + esc(c.target) +
+      '"><td><span class="cell ' + cellClass(c) + '"></span></td><td>' + esc(c.source) + ' → ' + esc(c.target) +
+      '</td><td>tcp ' + (c.tcp.up ? 'up' : '<b>down</b>') + ', nats ' + (c.nats.up ? 'up' : '<b>down</b>') +
+      '</td><td class="muted">' + age(c.ageMs) + ' ago</td><td class="out">' + esc(c.error) + '</td></tr>');
+    $('failing').innerHTML = rows.length ? rows.join('') : '<tr><td class="muted">none</td></tr>';
+    $('failing-note').textContent = d.failing.length >= 100 ? 'the first 100' : '';
   }
 
   function drawAll() {

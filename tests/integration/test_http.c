@@ -805,6 +805,7 @@ static void test_connectivity_from_heartbeat_probes(void **state)
     assert_int_equal(json_array_size(nodes), 5); /* evil"tar\get, n1, n2, n3, probe-src */
     assert_string_equal(json_string_value(json_array_get(nodes, 4)), "probe-src");
     assert_int_equal(json_integer_value(json_object_get(j, "failingCells")), 3);
+    assert_int_equal(json_array_size(json_object_get(j, "failing")), 3);
     json_t *c = cell_of(j, "probe-src", "n2");
     assert_non_null(c);
     assert_false(json_bool_at(c, "tcp", "up"));
@@ -834,6 +835,11 @@ static void test_connectivity_from_heartbeat_probes(void **state)
     assert_non_null(j = json_loads(body, 0, NULL));
     assert_int_equal(json_array_size(json_object_get(j, "nodes")), 1);
     assert_string_equal(json_string_value(json_array_get(json_object_get(j, "nodes"), 0)), "n3");
+    /* The failing links of n3 are listed though the matrix has no cell for them. */
+    assert_int_equal(json_array_size(json_object_get(j, "cells")), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "failing")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "failing"), 0), "target")),
+                        "n3");
     json_decref(j);
     free(body);
     assert_int_equal(http_get("/api/connectivity?limit=-1", &body), 400);
