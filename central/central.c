@@ -57,6 +57,7 @@ static void take_inbox(central_t *c)
             return;
         }
         inbox_committed(c->inbox, &pos);
+        msgstats_accepted(c->msgstats, b.n_messages);
         for (size_t i = 0; i < b.n_rejects; i++) {
             log_warn(c->log, "inbox", "rejected: %s", b.rejects[i].reason);
             results_reject(&c->results, &b.rejects[i], now);
@@ -94,7 +95,7 @@ static void settle(central_t *c, uint64_t now)
         Bosun__Result res = BOSUN__RESULT__INIT;
         results_build(f->m, c->cfg->id, f->status, f->ack, f->error, now, &cmd, &res);
         store_finish(c->store, f->m, f->status, f->ack, f->error, now);
-        msgstats_finished(c->msgstats, now > f->m->accepted_ms ? now - f->m->accepted_ms : 0);
+        msgstats_finished(c->msgstats, (int)f->status, now > f->m->accepted_ms ? now - f->m->accepted_ms : 0);
         if (results_log(&c->results, &res) != BOSUN_OK)
             log_error(c->log, "results", "cannot append to messages.ndjson: %s", strerror(errno));
     }
@@ -159,6 +160,17 @@ static void take_answers(central_t *c)
 
 /* ---- life --------------------------------------------------------------------------- */
 
+/* The store's message counts, once, for /metrics (msgstats.h keeps them from here on). */
+static bosun_status_t count_messages(central_t *c, bosun_err_t *err)
+{
+    store_counts_t sc;
+    _Static_assert(sizeof sc.by_status / sizeof sc.by_status[0] == MSGSTATS_STATUSES, "same status range");
+    if (store_counts(c->store, &sc) != BOSUN_OK)
+        return bosun_errf(err, BOSUN_ERR_DB, "store: cannot count the messages in central.db");
+    msgstats_set_counts(c->msgstats, sc.accepted, sc.pending, sc.by_status);
+    return BOSUN_OK;
+}
+
 /* Loads signing.keyFile (default <dataDir>/central.key), creating it on first start. */
 static bosun_status_t open_signing_key(central_t *c, bosun_err_t *err)
 {
@@ -197,7 +209,7 @@ bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t 
         (rc = store_open(cfg->data_dir, &c->store, err)) != BOSUN_OK ||
         (rc = results_open(&c->results, cfg->data_dir, err)) != BOSUN_OK ||
         (rc = outbox_new(bosun_rng_next, &c->rng, &c->outbox)) != BOSUN_OK ||
-        (rc = msgstats_new(&c->msgstats)) != BOSUN_OK ||
+        (rc = msgstats_new(&c->msgstats)) != BOSUN_OK || (rc = count_messages(c, err)) != BOSUN_OK ||
         (rc = store_inbox_position(c->store, &pos)) != BOSUN_OK)
         goto fail;
     if ((c->inbox_path = bosun_path_join(cfg->data_dir, "inmsg.txt")) == NULL) {

@@ -389,39 +389,36 @@ static void write_resources(http_server_t *h, text_t *t)
 
 static void write_messages(http_server_t *h, text_t *t)
 {
-    store_counts_t sc;
-    if (h->store != NULL && store_counts(h->store, &sc) == BOSUN_OK) {
-        family(t, "bosun_messages", "gauge", "Messages accepted and not finished yet.");
-        sample(t, "bosun_messages", "state", "pending", NULL, NULL, NULL, NULL);
-        value_u64(t, sc.pending);
-        family(t, "bosun_messages_accepted_total", "counter", "Messages accepted from the inbox (all time).");
-        sample(t, "bosun_messages_accepted_total", NULL, NULL, NULL, NULL, NULL, NULL);
-        value_u64(t, sc.accepted);
-        uint64_t delivered = 0;
-        const ProtobufCEnumDescriptor *ed = &bosun__ack_status__descriptor;
-        family(t, "bosun_messages_finished_total", "counter", "Messages finished, by final status (all time).");
-        for (unsigned i = 0; i < ed->n_values; i++) {
-            int v = ed->values[i].value;
-            if (v <= 0 || v >= 16 || v == BOSUN__ACK_STATUS__ACK_STATUS_RUNNING ||
-                v == BOSUN__ACK_STATUS__ACK_STATUS_BUSY) /* never final */
-                continue;
-            char st[32];
-            lower(st, sizeof st, bosun_codec_enum_name(ed, v));
-            sample(t, "bosun_messages_finished_total", "status", st, NULL, NULL, NULL, NULL);
-            value_u64(t, sc.by_status[v]);
-            if (v != BOSUN__ACK_STATUS__ACK_STATUS_EXPIRED)
-                delivered += sc.by_status[v];
-        }
-        family(t, "bosun_messages_delivered_total", "counter",
-               "Messages their node answered with a final status (all time): delivered, whether the command "
-               "then succeeded or not. The rest of the finished ones expired.");
-        sample(t, "bosun_messages_delivered_total", NULL, NULL, NULL, NULL, NULL, NULL);
-        value_u64(t, delivered);
-    }
     if (h->src.msgstats == NULL)
         return;
     msgstats_view_t ms;
     msgstats_read(h->src.msgstats, &ms);
+    family(t, "bosun_messages", "gauge", "Messages accepted and not finished yet.");
+    sample(t, "bosun_messages", "state", "pending", NULL, NULL, NULL, NULL);
+    value_u64(t, ms.pending);
+    family(t, "bosun_messages_accepted_total", "counter", "Messages accepted from the inbox (all time).");
+    sample(t, "bosun_messages_accepted_total", NULL, NULL, NULL, NULL, NULL, NULL);
+    value_u64(t, ms.accepted);
+    uint64_t delivered = 0;
+    const ProtobufCEnumDescriptor *ed = &bosun__ack_status__descriptor;
+    family(t, "bosun_messages_finished_total", "counter", "Messages finished, by final status (all time).");
+    for (unsigned i = 0; i < ed->n_values; i++) {
+        int v = ed->values[i].value;
+        if (v <= 0 || v >= MSGSTATS_STATUSES || v == BOSUN__ACK_STATUS__ACK_STATUS_RUNNING ||
+            v == BOSUN__ACK_STATUS__ACK_STATUS_BUSY) /* never final */
+            continue;
+        char st[32];
+        lower(st, sizeof st, bosun_codec_enum_name(ed, v));
+        sample(t, "bosun_messages_finished_total", "status", st, NULL, NULL, NULL, NULL);
+        value_u64(t, ms.by_status[v]);
+        if (v != BOSUN__ACK_STATUS__ACK_STATUS_EXPIRED)
+            delivered += ms.by_status[v];
+    }
+    family(t, "bosun_messages_delivered_total", "counter",
+           "Messages their node answered with a final status (all time): delivered, whether the command "
+           "then succeeded or not. The rest of the finished ones expired.");
+    sample(t, "bosun_messages_delivered_total", NULL, NULL, NULL, NULL, NULL, NULL);
+    value_u64(t, delivered);
     family(t, "bosun_messages_retried_total", "counter",
            "Delivery attempts that failed (no answer within ackTimeout, node busy or not listening) and were "
            "tried again, since central started.");

@@ -12,6 +12,7 @@ const uint64_t msgstats_bucket_ms[MSGSTATS_BUCKETS] = {
 
 struct msgstats {
     pthread_mutex_t mu;
+    uint64_t accepted, pending, by_status[MSGSTATS_STATUSES];
     uint64_t retried, finished, sum_ms;
     uint64_t bucket[MSGSTATS_BUCKETS]; /* not cumulative: bucket[i] counts (bound[i-1], bound[i]] */
 };
@@ -34,12 +35,34 @@ void msgstats_free(msgstats_t *s)
     free(s);
 }
 
-void msgstats_finished(msgstats_t *s, uint64_t latency_ms)
+void msgstats_set_counts(msgstats_t *s, uint64_t accepted, uint64_t pending,
+                         const uint64_t by_status[MSGSTATS_STATUSES])
+{
+    pthread_mutex_lock(&s->mu);
+    s->accepted = accepted;
+    s->pending = pending;
+    memcpy(s->by_status, by_status, sizeof s->by_status);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void msgstats_accepted(msgstats_t *s, uint64_t n)
+{
+    pthread_mutex_lock(&s->mu);
+    s->accepted += n;
+    s->pending += n;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void msgstats_finished(msgstats_t *s, int status, uint64_t latency_ms)
 {
     size_t i = 0;
     while (i < MSGSTATS_BUCKETS && latency_ms > msgstats_bucket_ms[i])
         i++;
     pthread_mutex_lock(&s->mu);
+    if (status >= 0 && status < MSGSTATS_STATUSES)
+        s->by_status[status]++;
+    if (s->pending > 0)
+        s->pending--;
     s->finished++;
     s->sum_ms += latency_ms;
     if (i < MSGSTATS_BUCKETS)
@@ -59,6 +82,9 @@ void msgstats_read(msgstats_t *s, msgstats_view_t *out)
 {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
+    out->accepted = s->accepted;
+    out->pending = s->pending;
+    memcpy(out->by_status, s->by_status, sizeof out->by_status);
     out->retried = s->retried;
     out->finished = s->finished;
     out->sum_ms = s->sum_ms;
