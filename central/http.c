@@ -122,8 +122,7 @@ bool http_arg_uint(struct MHD_Connection *conn, const char *name, size_t def, si
 static enum MHD_Result serve_health(http_server_t *h, struct MHD_Connection *conn)
 {
     bool up = bosun_nats_connected(h->src.nats);
-    store_counts_t sc;
-    bool store_ok = h->store != NULL && store_counts(h->store, &sc) == BOSUN_OK;
+    bool store_ok = h->store != NULL && store_check(h->store) == BOSUN_OK;
     /* Only the NATS link decides the code: without it no command can be delivered. */
     json_t *j = json_pack("{s:s, s:s, s:s}", "status", up && store_ok ? "ok" : "degraded", "nats",
                           up ? "connected" : "disconnected", "store", store_ok ? "ok" : "unreadable");

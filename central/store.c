@@ -830,6 +830,12 @@ static int query_u64(store_t *s, const char *sql, uint64_t *v)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+bosun_status_t store_check(store_t *s)
+{
+    uint64_t newest;
+    return query_u64(s, "SELECT max(seq) FROM messages", &newest) == SQLITE_OK ? BOSUN_OK : BOSUN_ERR_DB;
+}
+
 bosun_status_t store_counts(store_t *s, store_counts_t *out)
 {
     memset(out, 0, sizeof *out);

@@ -98,6 +98,12 @@ typedef struct {
 
 bosun_status_t store_counts(store_t *s, store_counts_t *out);
 
+/*
+ * Whether the store can be read: one lookup of the newest message (O(1),
+ * unlike store_counts, which counts rows). BOSUN_ERR_DB when it cannot.
+ */
+bosun_status_t store_check(store_t *s);
+
 /* Opens <dir>/central.db read-only (for tools running beside a live central). */
 bosun_status_t store_open_readonly(const char *dir, store_t **out, bosun_err_t *err);
 
