@@ -299,17 +299,25 @@ static void copy_counters(fleet_counters_t *c, const Bosun__AgentCounters *s)
     c->nats_reconnects = s->nats_reconnects;
 }
 
+/* items, or a larger copy with room for k items of size bytes (*cap updated); NULL, items kept, on OOM. */
+static void *with_room(void *items, size_t *cap, size_t k, size_t size)
+{
+    if (k <= *cap)
+        return items;
+    void *p = realloc(items, k * size);
+    if (p != NULL)
+        *cap = k;
+    return p;
+}
+
 /* Copies the heartbeat's resources; keeps the old list when memory runs out. */
 static void copy_resources(node_t *n, const Bosun__Heartbeat *hb)
 {
     size_t k = hb->n_resources;
-    if (k > n->cap_resources) {
-        fleet_resource_t *r = realloc(n->v.resources, k * sizeof *r);
-        if (r == NULL)
-            return;
-        n->v.resources = r;
-        n->cap_resources = k;
-    }
+    fleet_resource_t *grown = with_room(n->v.resources, &n->cap_resources, k, sizeof *grown);
+    if (grown == NULL && k > 0)
+        return;
+    n->v.resources = grown;
     size_t used = 0;
     for (size_t i = 0; i < k; i++) {
         const Bosun__ResourceStatus *s = hb->resources[i];
@@ -340,15 +348,10 @@ static int probe_by_target(const void *a, const void *b)
 static void copy_probes(node_t *n, const Bosun__Heartbeat *hb, uint64_t received_ms)
 {
     size_t k = hb->n_probes < FLEET_PROBES_MAX ? hb->n_probes : FLEET_PROBES_MAX;
-    if (k == 0)
+    fleet_probe_t *grown = k > 0 ? with_room(n->v.probes, &n->cap_probes, k, sizeof *grown) : NULL;
+    if (grown == NULL)
         return;
-    if (k > n->cap_probes) {
-        fleet_probe_t *p = realloc(n->v.probes, k * sizeof *p);
-        if (p == NULL)
-            return;
-        n->v.probes = p;
-        n->cap_probes = k;
-    }
+    n->v.probes = grown;
     size_t used = 0;
     for (size_t i = 0; i < k; i++) {
         const Bosun__ProbeResult *s = hb->probes[i];
