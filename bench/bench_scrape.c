@@ -36,6 +36,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "bench_nats.h"
 #include "bench_util.h"
 #include "bosun.pb-c.h"
 #include "harness.h"
@@ -162,36 +163,6 @@ static void *generator_main(void *arg)
     }
     natsConnection_FlushTimeout(nc, 5000);
     return NULL;
-}
-
-/* Answers central's time-sync pings as an agent would. */
-static void on_ping(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
-{
-    (void)sub;
-    (void)closure;
-    uint64_t recv = bench_wall_us();
-    const char *reply = natsMsg_GetReply(msg);
-    Bosun__Command *cmd = bosun__command__unpack(NULL, (size_t)natsMsg_GetDataLength(msg),
-                                                 (const uint8_t *)natsMsg_GetData(msg));
-    if (cmd != NULL && reply != NULL) {
-        Bosun__Ack ack = BOSUN__ACK__INIT;
-        ack.id = cmd->id;
-        ack.node = cmd->node;
-        ack.method = "ping";
-        ack.status = BOSUN__ACK_STATUS__ACK_STATUS_OK;
-        ack.recv_time_us = recv;
-        ack.start_ms = ack.end_ms = recv / 1000;
-        ack.reply_time_us = bench_wall_us();
-        uint8_t buf[512];
-        if (bosun__ack__get_packed_size(&ack) <= sizeof buf) {
-            size_t len = bosun__ack__pack(&ack, buf);
-            natsConnection_Publish(nc, reply, buf, (int)len);
-            atomic_fetch_add(&pings_answered, 1);
-        }
-    }
-    if (cmd != NULL)
-        bosun__command__free_unpacked(cmd, NULL);
-    natsMsg_Destroy(msg);
 }
 
 /* ---- the scraper ----------------------------------------------------------------------- */
@@ -333,21 +304,6 @@ static int time_scrapes(int port, const char *path, long w, long n, pid_t centra
 
 /* ---- main ------------------------------------------------------------------------------ */
 
-static natsConnection *connect_to(const char *url, bool asap)
-{
-    natsOptions *o = NULL;
-    natsConnection *nc = NULL;
-    if (natsOptions_Create(&o) != NATS_OK)
-        return NULL;
-    natsOptions_SetURL(o, url);
-    natsOptions_SetSendAsap(o, asap);
-    natsOptions_SetMaxReconnect(o, 0);
-    if (natsConnection_Connect(&nc, o) != NATS_OK)
-        nc = NULL;
-    natsOptions_Destroy(o);
-    return nc;
-}
-
 static const char usage[] =
     "usage: bench_scrape [--nodes N] [--rate HZ] [--probes K] [--scrapes S] [--warmup W] [--hold SECS]\n"
     "  defaults: 10000 nodes at 1 Hz, 3 probes each, 50 timed scrapes after 5 unmeasured ones\n";
@@ -452,11 +408,12 @@ int main(int argc, char **argv)
     printf("pids: central %d, nats-server %d, generator %d\n", (int)cpid, (int)harness_natsd_pid(natsd),
            (int)getpid());
 
-    natsConnection *pub = connect_to(harness_natsd_url(natsd), false);
-    natsConnection *aux = connect_to(harness_natsd_url(natsd), true);
+    natsConnection *pub = bench_nats_connect(harness_natsd_url(natsd), false);
+    natsConnection *aux = bench_nats_connect(harness_natsd_url(natsd), true);
     natsSubscription *ping_sub = NULL;
     if (pub == NULL || aux == NULL ||
-        natsConnection_Subscribe(&ping_sub, aux, "*.command.ping", on_ping, NULL) != NATS_OK) {
+        natsConnection_Subscribe(&ping_sub, aux, "*.command.ping", bench_answer_ping,
+                                 &pings_answered) != NATS_OK) {
         fprintf(stderr, "bench_scrape: cannot connect to nats-server\n");
         return 1;
     }
