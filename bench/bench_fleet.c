@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_nats.h"
 #include "bench_util.h"
 #include "bosun.pb-c.h"
 #include "harness.h"
@@ -206,36 +207,6 @@ static void *generator_main(void *arg)
     }
     natsConnection_FlushTimeout(nc, 5000);
     return NULL;
-}
-
-/* Answers central's time-sync pings as an agent would. */
-static void on_ping(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
-{
-    (void)sub;
-    (void)closure;
-    uint64_t recv = bench_wall_us();
-    const char *reply = natsMsg_GetReply(msg);
-    Bosun__Command *cmd = bosun__command__unpack(NULL, (size_t)natsMsg_GetDataLength(msg),
-                                                 (const uint8_t *)natsMsg_GetData(msg));
-    if (cmd != NULL && reply != NULL) {
-        Bosun__Ack ack = BOSUN__ACK__INIT;
-        ack.id = cmd->id;
-        ack.node = cmd->node;
-        ack.method = "ping";
-        ack.status = BOSUN__ACK_STATUS__ACK_STATUS_OK;
-        ack.recv_time_us = recv;
-        ack.start_ms = ack.end_ms = recv / 1000;
-        uint8_t buf[512];
-        ack.reply_time_us = bench_wall_us();
-        if (bosun__ack__get_packed_size(&ack) <= sizeof buf) {
-            size_t len = bosun__ack__pack(&ack, buf);
-            natsConnection_Publish(nc, reply, buf, (int)len);
-            atomic_fetch_add(&pings_answered, 1);
-        }
-    }
-    if (cmd != NULL)
-        bosun__command__free_unpacked(cmd, NULL);
-    natsMsg_Destroy(msg);
 }
 
 /* ---- detection trials --------------------------------------------------------------- */
@@ -444,22 +415,6 @@ static long long slow_consumers(int port)
 
 /* ---- main ------------------------------------------------------------------------------ */
 
-/* A connection to url; asap sends every publish at once (for replies), else nats.c batches. */
-static natsConnection *connect_to(const char *url, bool asap)
-{
-    natsOptions *o = NULL;
-    natsConnection *nc = NULL;
-    if (natsOptions_Create(&o) != NATS_OK)
-        return NULL;
-    natsOptions_SetURL(o, url);
-    natsOptions_SetSendAsap(o, asap);
-    natsOptions_SetMaxReconnect(o, 0);
-    if (natsConnection_Connect(&nc, o) != NATS_OK)
-        nc = NULL;
-    natsOptions_Destroy(o);
-    return nc;
-}
-
 static const char usage[] =
     "usage: bench_fleet [--nodes N] [--rate HZ] [--duration S] [--trials K] [--ping-interval S] [--recorder]\n"
     "  defaults: 10000 nodes at 2 Hz for 60 s, 20 detection trials, timeSync every 10 s,\n"
@@ -586,11 +541,12 @@ int main(int argc, char **argv)
     printf("pids: central %d, nats-server %d, generator %d\n", (int)cpid, (int)npid, (int)getpid());
     fflush(stdout);
 
-    natsConnection *pub = connect_to(harness_natsd_url(natsd), false);
-    natsConnection *aux = connect_to(harness_natsd_url(natsd), true);
+    natsConnection *pub = bench_nats_connect(harness_natsd_url(natsd), false);
+    natsConnection *aux = bench_nats_connect(harness_natsd_url(natsd), true);
     natsSubscription *ping_sub = NULL, *status_sub = NULL;
     if (pub == NULL || aux == NULL ||
-        natsConnection_Subscribe(&ping_sub, aux, "*.command.ping", on_ping, NULL) != NATS_OK ||
+        natsConnection_Subscribe(&ping_sub, aux, "*.command.ping", bench_answer_ping,
+                                 &pings_answered) != NATS_OK ||
         natsConnection_Subscribe(&status_sub, aux, "central.event.nodeStatus", on_status, NULL) != NATS_OK) {
         fprintf(stderr, "bench_fleet: cannot connect to nats-server\n");
         return 1;

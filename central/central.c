@@ -57,6 +57,7 @@ static void take_inbox(central_t *c)
             return;
         }
         inbox_committed(c->inbox, &pos);
+        msgstats_accepted(c->msgstats, b.n_messages);
         for (size_t i = 0; i < b.n_rejects; i++) {
             log_warn(c->log, "inbox", "rejected: %s", b.rejects[i].reason);
             results_reject(&c->results, &b.rejects[i], now);
@@ -94,6 +95,7 @@ static void settle(central_t *c, uint64_t now)
         Bosun__Result res = BOSUN__RESULT__INIT;
         results_build(f->m, c->cfg->id, f->status, f->ack, f->error, now, &cmd, &res);
         store_finish(c->store, f->m, f->status, f->ack, f->error, now);
+        msgstats_finished(c->msgstats, (int)f->status, now > f->m->accepted_ms ? now - f->m->accepted_ms : 0);
         if (results_log(&c->results, &res) != BOSUN_OK)
             log_error(c->log, "results", "cannot append to messages.ndjson: %s", strerror(errno));
     }
@@ -112,6 +114,7 @@ static void settle(central_t *c, uint64_t now)
                  f->error[0] ? ": " : "", f->error);
         message_free(f->m);
     }
+    msgstats_set_retried(c->msgstats, outbox_retries(c->outbox));
     outbox_actions_clear(a);
 }
 
@@ -157,6 +160,17 @@ static void take_answers(central_t *c)
 
 /* ---- life --------------------------------------------------------------------------- */
 
+/* The store's message counts, once, for /metrics (msgstats.h keeps them from here on). */
+static bosun_status_t count_messages(central_t *c, bosun_err_t *err)
+{
+    store_counts_t sc;
+    _Static_assert(sizeof sc.by_status / sizeof sc.by_status[0] == MSGSTATS_STATUSES, "same status range");
+    if (store_counts(c->store, &sc) != BOSUN_OK)
+        return bosun_errf(err, BOSUN_ERR_DB, "store: cannot count the messages in central.db");
+    msgstats_set_counts(c->msgstats, sc.accepted, sc.pending, sc.by_status);
+    return BOSUN_OK;
+}
+
 /* Loads signing.keyFile (default <dataDir>/central.key), creating it on first start. */
 static bosun_status_t open_signing_key(central_t *c, bosun_err_t *err)
 {
@@ -197,6 +211,7 @@ bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t 
         (rc = store_open(cfg->data_dir, &c->store, err)) != BOSUN_OK ||
         (rc = results_open(&c->results, cfg->data_dir, err)) != BOSUN_OK ||
         (rc = outbox_new(bosun_rng_next, &c->rng, &c->outbox)) != BOSUN_OK ||
+        (rc = msgstats_new(&c->msgstats)) != BOSUN_OK || (rc = count_messages(c, err)) != BOSUN_OK ||
         (rc = store_inbox_position(c->store, &pos)) != BOSUN_OK)
         goto fail;
     if ((c->inbox_path = bosun_path_join(cfg->data_dir, "inmsg.txt")) == NULL) {
@@ -228,7 +243,7 @@ bosun_status_t central_new(const bosun_central_config_t *cfg, const bosun_log_t 
             goto fail;
     }
     http_sources_t hs = {.data_dir = cfg->data_dir, .nats = c->nats, .fleetview = c->fleetview,
-                         .recorder = c->recorder};
+                         .recorder = c->recorder, .msgstats = c->msgstats};
     bosun_err_t herr = {0};
     /* An address in use is not worth refusing to deliver commands for: logged, and /health is down. */
     if (http_new(cfg->http.listen, &hs, log, &c->http, &herr) != BOSUN_OK)
@@ -314,6 +329,7 @@ void central_free(central_t *c)
     }
     outbox_free(c->outbox);
     outbox_actions_free(&c->act);
+    msgstats_free(c->msgstats);
     inbox_close(c->inbox);
     store_close(c->store);
     results_close(&c->results);

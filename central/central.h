@@ -19,6 +19,7 @@
 #include "http.h"
 #include "inbox.h"
 #include "log.h"
+#include "msgstats.h"
 #include "natsconn.h"
 #include "outbox.h"
 #include "recorder.h"
@@ -35,6 +36,7 @@ typedef struct {
     inbox_t *inbox;
     outbox_t *outbox;
     outbox_actions_t act;
+    msgstats_t *msgstats;              /* retries and latency, for /metrics */
     dispatch_t *dispatch;
     sign_key_t *sign_key;              /* signs every command sent */
     results_t results;

@@ -2,14 +2,16 @@
 #include "fleet.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "namesort.h"
 #include "strmap.h"
 
 typedef struct {
-    fleet_view_t v;            /* v.resources has room for cap_resources */
-    size_t cap_resources;
+    fleet_view_t v;            /* v.resources has room for cap_resources, v.probes for cap_probes */
+    size_t cap_resources, cap_probes;
     size_t index;              /* in fleet.nodes */
     uint64_t last_mono_ms;     /* last heartbeat applied */
     uint64_t status_mono_ms;   /* when v.status was entered */
@@ -206,6 +208,7 @@ static void drop_node(fleet_t *f, node_t *n)
     f->nodes[n->index] = last;
     last->index = n->index;
     free(n->v.resources);
+    free(n->v.probes);
     free(n);
 }
 
@@ -244,6 +247,7 @@ void fleet_free(fleet_t *f)
         return;
     for (size_t i = 0; i < f->n_nodes; i++) {
         free(f->nodes[i]->v.resources);
+        free(f->nodes[i]->v.probes);
         free(f->nodes[i]);
     }
     free(f->nodes);
@@ -295,17 +299,25 @@ static void copy_counters(fleet_counters_t *c, const Bosun__AgentCounters *s)
     c->nats_reconnects = s->nats_reconnects;
 }
 
+/* items, or a larger copy with room for k items of size bytes (*cap updated); NULL, items kept, on OOM. */
+static void *with_room(void *items, size_t *cap, size_t k, size_t size)
+{
+    if (k <= *cap)
+        return items;
+    void *p = realloc(items, k * size);
+    if (p != NULL)
+        *cap = k;
+    return p;
+}
+
 /* Copies the heartbeat's resources; keeps the old list when memory runs out. */
 static void copy_resources(node_t *n, const Bosun__Heartbeat *hb)
 {
     size_t k = hb->n_resources;
-    if (k > n->cap_resources) {
-        fleet_resource_t *r = realloc(n->v.resources, k * sizeof *r);
-        if (r == NULL)
-            return;
-        n->v.resources = r;
-        n->cap_resources = k;
-    }
+    fleet_resource_t *grown = with_room(n->v.resources, &n->cap_resources, k, sizeof *grown);
+    if (grown == NULL && k > 0)
+        return;
+    n->v.resources = grown;
     size_t used = 0;
     for (size_t i = 0; i < k; i++) {
         const Bosun__ResourceStatus *s = hb->resources[i];
@@ -319,6 +331,50 @@ static void copy_resources(node_t *n, const Bosun__Heartbeat *hb)
         r->since_ms = s->since_ms;
     }
     n->v.n_resources = used;
+}
+
+static int probe_by_target(const void *a, const void *b)
+{
+    return strcmp(((const fleet_probe_t *)a)->target, ((const fleet_probe_t *)b)->target);
+}
+
+/*
+ * Copies the heartbeat's probes when it carries any (keeps the old list when
+ * it carries none, or memory runs out), sorted by target with each target
+ * once (of repeats, one is kept). A probe's age when the heartbeat left
+ * (both times on the node's clock) dates it on central's clock, so no clock
+ * offset enters.
+ */
+static void copy_probes(node_t *n, const Bosun__Heartbeat *hb, uint64_t received_ms)
+{
+    size_t k = hb->n_probes < FLEET_PROBES_MAX ? hb->n_probes : FLEET_PROBES_MAX;
+    fleet_probe_t *grown = k > 0 ? with_room(n->v.probes, &n->cap_probes, k, sizeof *grown) : NULL;
+    if (grown == NULL)
+        return;
+    n->v.probes = grown;
+    size_t used = 0;
+    for (size_t i = 0; i < k; i++) {
+        const Bosun__ProbeResult *s = hb->probes[i];
+        if (s == NULL || s->target == NULL || s->target[0] == '\0')
+            continue;
+        fleet_probe_t *p = &n->v.probes[used++];
+        copy_text(p->target, sizeof p->target, s->target);
+        p->tcp_ok = s->tcp_ok;
+        p->nats_ok = s->nats_ok;
+        p->tcp_connect_us = s->tcp_connect_us;
+        p->nats_rtt_us = s->nats_rtt_us;
+        p->time_ms = s->time_ms;
+        uint64_t age = s->time_ms != 0 && hb->send_time_ms > s->time_ms ? hb->send_time_ms - s->time_ms : 0;
+        p->measured_ms = age < received_ms ? received_ms - age : 0;
+        copy_text(p->error, sizeof p->error, s->error);
+    }
+    if (used > 1)
+        qsort(n->v.probes, used, sizeof *n->v.probes, probe_by_target);
+    size_t unique = 0;
+    for (size_t i = 0; i < used; i++)
+        if (unique == 0 || strcmp(n->v.probes[unique - 1].target, n->v.probes[i].target) != 0)
+            n->v.probes[unique++] = n->v.probes[i];
+    n->v.n_probes = unique;
 }
 
 /* Starts time sync for a node that has become ALIVE, at a phase of its own. */
@@ -355,6 +411,7 @@ fleet_hb_verdict_t fleet_on_heartbeat(fleet_t *f, const Bosun__Heartbeat *hb, fl
         }
         restarted = true;
         n->v.restarts++;
+        n->v.n_probes = 0; /* the old instance's measurements */
     }
 
     n->v.instance_id = hb->instance_id;
@@ -366,6 +423,7 @@ fleet_hb_verdict_t fleet_on_heartbeat(fleet_t *f, const Bosun__Heartbeat *hb, fl
     copy_host(&n->v.host, hb->host);
     copy_counters(&n->v.counters, hb->counters);
     copy_resources(n, hb);
+    copy_probes(n, hb, now.wall_ms);
     if (!n->v.heard)
         n->v.first_heartbeat_ms = now.wall_ms;
     n->v.heard = true;
@@ -522,19 +580,29 @@ void fleet_counts(fleet_t *f, size_t counts[FLEET_LIVENESS_COUNT])
     pthread_mutex_unlock(&f->mu);
 }
 
-/* Copies n's view into *out, with its own resource list; false on OOM. */
-static bool copy_view(const node_t *n, fleet_view_t *out)
+/* A malloc'd copy of n items of size bytes; NULL for none, or when out of memory. */
+static void *dup_items(const void *items, size_t n, size_t size)
+{
+    void *p = n > 0 ? malloc(n * size) : NULL;
+    if (p != NULL)
+        memcpy(p, items, n * size);
+    return p;
+}
+
+/* Copies n's view into *out, with its own resource list (and probes); false on OOM. */
+static bool copy_view(const node_t *n, bool with_probes, fleet_view_t *out)
 {
     *out = n->v;
-    out->resources = NULL;
-    if (n->v.n_resources == 0)
-        return true;
-    out->resources = malloc(n->v.n_resources * sizeof *out->resources);
-    if (out->resources == NULL) {
+    if (!with_probes)
+        out->n_probes = 0;
+    out->resources = dup_items(n->v.resources, out->n_resources, sizeof *out->resources);
+    out->probes = dup_items(n->v.probes, out->n_probes, sizeof *out->probes);
+    if ((out->n_resources > 0 && out->resources == NULL) || (out->n_probes > 0 && out->probes == NULL)) {
+        free(out->resources);
+        free(out->probes);
         memset(out, 0, sizeof *out);
         return false;
     }
-    memcpy(out->resources, n->v.resources, n->v.n_resources * sizeof *out->resources);
     return true;
 }
 
@@ -543,7 +611,7 @@ static int by_node_name(const void *a, const void *b)
     return strcmp(((const fleet_view_t *)a)->node, ((const fleet_view_t *)b)->node);
 }
 
-bosun_status_t fleet_snapshot(fleet_t *f, fleet_view_t **out, size_t *n)
+static bosun_status_t snapshot(fleet_t *f, bool with_probes, fleet_view_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -552,25 +620,38 @@ bosun_status_t fleet_snapshot(fleet_t *f, fleet_view_t **out, size_t *n)
     fleet_view_t *v = calloc(count ? count : 1, sizeof *v);
     size_t done = 0;
     if (v != NULL)
-        for (; done < count && copy_view(f->nodes[done], &v[done]); done++)
+        for (; done < count && copy_view(f->nodes[done], with_probes, &v[done]); done++)
             ;
     pthread_mutex_unlock(&f->mu);
     if (v == NULL || done < count) {
         fleet_views_free(v, done);
         return BOSUN_ERR_NOMEM;
     }
-    qsort(v, count, sizeof *v, by_node_name);
+    if (namesort(v, count, sizeof *v, offsetof(fleet_view_t, node)) != BOSUN_OK)
+        qsort(v, count, sizeof *v, by_node_name); /* slower, but needs no memory */
     *out = v;
     *n = count;
     return BOSUN_OK;
+}
+
+bosun_status_t fleet_snapshot(fleet_t *f, fleet_view_t **out, size_t *n)
+{
+    return snapshot(f, false, out, n);
+}
+
+bosun_status_t fleet_snapshot_with_probes(fleet_t *f, fleet_view_t **out, size_t *n)
+{
+    return snapshot(f, true, out, n);
 }
 
 void fleet_views_free(fleet_view_t *v, size_t n)
 {
     if (v == NULL)
         return;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(v[i].resources);
+        free(v[i].probes);
+    }
     free(v);
 }
 
@@ -579,7 +660,7 @@ bool fleet_view_get(fleet_t *f, const char *node, fleet_view_t *out)
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&f->mu);
     const node_t *n = strmap_get(&f->by_name, node);
-    bool ok = n != NULL && copy_view(n, out);
+    bool ok = n != NULL && copy_view(n, true, out);
     pthread_mutex_unlock(&f->mu);
     return ok;
 }
@@ -587,5 +668,6 @@ bool fleet_view_get(fleet_t *f, const char *node, fleet_view_t *out)
 void fleet_view_clear(fleet_view_t *v)
 {
     free(v->resources);
+    free(v->probes);
     memset(v, 0, sizeof *v);
 }

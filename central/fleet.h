@@ -15,7 +15,9 @@
  *   REMOVED. A heartbeat makes it ALIVE again. Steps are reported one by
  *   one (a check that finds a node past two thresholds reports both).
  * A heartbeat with a new instance id is a restart, reported with
- * restarted=true even when the node stays ALIVE. Nodes in expectedNodes
+ * restarted=true even when the node stays ALIVE. A heartbeat that carries
+ * probes replaces the node's probes; one without keeps them (their age
+ * shows), unless it comes from a new instance. Nodes in expectedNodes
  * start UNKNOWN; one not heard from when the start grace (deadMs after
  * fleet_new) ends is reported MISSING once; an expected node that is
  * removed goes REMOVED and then MISSING. A removed node that is not
@@ -45,6 +47,8 @@
 #define FLEET_FORGET_MS (3600u * 1000u)
 /* Heartbeats of further new nodes are refused beyond this many nodes. */
 #define FLEET_MAX_NODES 1000000u
+/* Probes kept per node; further probes in one heartbeat are ignored. */
+#define FLEET_PROBES_MAX 4096u
 
 /* Liveness; the values are those of bosun.NodeLiveness on the wire. */
 typedef enum {
@@ -88,6 +92,21 @@ typedef struct {
     uint64_t agent_rss_bytes;
 } fleet_host_t;
 
+/*
+ * One connectivity probe the node ran to a target (Netring), as its latest
+ * heartbeat that carried probes reported it.
+ */
+typedef struct {
+    char target[BOSUN_NAME_MAX + 1]; /* printable ASCII; a node name from a well-behaved agent */
+    bool tcp_ok, nats_ok;
+    uint32_t tcp_connect_us;         /* meaningful when tcp_ok */
+    uint32_t nats_rtt_us;            /* meaningful when nats_ok */
+    uint64_t time_ms;                /* when the node ran it, node's clock (0: not said) */
+    uint64_t measured_ms;            /* the same on central's wall clock: the heartbeat's receipt
+                                        less the probe's age when the heartbeat left */
+    char error[64];                  /* "" when nothing failed */
+} fleet_probe_t;
+
 typedef struct {
     uint64_t heartbeats_sent, commands_received, commands_ok, commands_failed, commands_rejected,
         commands_duplicate, events_received, malformed_messages, election_packets_tx,
@@ -115,6 +134,9 @@ typedef struct {
     fleet_counters_t counters;
     fleet_resource_t *resources;  /* owned by this view */
     size_t n_resources;
+    fleet_probe_t *probes;        /* owned by this view, sorted by target, each target once;
+                                     see fleet_snapshot_with_probes() */
+    size_t n_probes;
     bool has_clock;               /* an offset estimate exists */
     int64_t clock_offset_us;      /* node clock - central clock (timesync.h) */
     uint64_t rtt_us;
@@ -228,15 +250,21 @@ void fleet_transition_to_proto(const fleet_transition_t *t, Bosun__NodeStatus *o
 void fleet_counts(fleet_t *f, size_t counts[FLEET_LIVENESS_COUNT]);
 
 /*
- * A copy of every node, sorted by name, in *out (n in *n). Free with
- * fleet_views_free(). BOSUN_ERR_NOMEM leaves *out NULL.
+ * A copy of every node, sorted by name, in *out (n in *n), without their
+ * probes (probes NULL, n_probes 0: a fleet where every node probes every
+ * other has n^2 of them). Free with fleet_views_free(). BOSUN_ERR_NOMEM
+ * leaves *out NULL.
  */
 bosun_status_t fleet_snapshot(fleet_t *f, fleet_view_t **out, size_t *n);
+
+/* The same with each node's probes. */
+bosun_status_t fleet_snapshot_with_probes(fleet_t *f, fleet_view_t **out, size_t *n);
+
 void fleet_views_free(fleet_view_t *v, size_t n);
 
 /*
- * A copy of one node in *out; false (and *out zeroed) when unknown, or out
- * of memory for its resources. Release with fleet_view_clear().
+ * A copy of one node, with its probes, in *out; false (and *out zeroed)
+ * when unknown, or out of memory. Release with fleet_view_clear().
  */
 bool fleet_view_get(fleet_t *f, const char *node, fleet_view_t *out);
 void fleet_view_clear(fleet_view_t *v);

@@ -1,18 +1,25 @@
 /*
  * http.h - central's HTTP server: /health, /metrics (Prometheus text format
- * 0.0.4), a JSON API (/api/nodes, /api/resources, /api/messages) and a
- * dashboard page at /, built into the binary.
+ * 0.0.4), a JSON API (/api/nodes, /api/resources, /api/messages,
+ * /api/connectivity) and a dashboard page at /, built into the binary.
+ *
+ *   http.c            the server, responses, routing, /health
+ *   http_metrics.c    /metrics
+ *   http_api.c        the JSON API
+ *   dashboard/        the page's HTML, CSS and JavaScript, compiled in
+ *                     (dashboard/embed.cmake)
  *
  * libmicrohttpd runs every request on its own internal thread. Handlers
  * read only what is safe from another thread: fleet and ownership
- * snapshots (fleet.h, ownership.h), recorder_stats(), the NATS connection
- * state, telemetry counters, and a read-only store handle of their own.
+ * snapshots (fleet.h, ownership.h), recorder_stats(), msgstats_read(), the
+ * NATS connection state, and a read-only store handle of their own.
  */
 #ifndef BOSUN_CENTRAL_HTTP_H
 #define BOSUN_CENTRAL_HTTP_H
 
 #include "fleetview.h"
 #include "log.h"
+#include "msgstats.h"
 #include "natsconn.h"
 #include "recorder.h"
 #include "status.h"
@@ -25,6 +32,7 @@ typedef struct {
     bosun_nats_t *nats;
     fleetview_t *fleetview;
     recorder_t *recorder;   /* NULL when the recorder is off */
+    msgstats_t *msgstats;   /* NULL: no retry and latency figures */
 } http_sources_t;
 
 /*

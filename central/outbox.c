@@ -23,6 +23,7 @@ struct outbox {
     size_t n, cap;
     size_t pending;
     size_t in_flight;
+    uint64_t retries;     /* failed attempts that were scheduled again */
     uint64_t (*random)(void *);
     void *random_arg;
 };
@@ -285,6 +286,7 @@ static void failed_attempt(outbox_t *o, queue_t *q, const char *why, uint64_t no
         return;
     }
     m->next_attempt_ms = now + backoff(o, m);
+    o->retries++;
 }
 
 void outbox_due(outbox_t *o, uint64_t now, outbox_actions_t *out)
@@ -367,6 +369,7 @@ uint64_t outbox_next_deadline(const outbox_t *o)
 }
 
 size_t outbox_pending(const outbox_t *o) { return o->pending; }
+uint64_t outbox_retries(const outbox_t *o) { return o->retries; }
 size_t outbox_in_flight(const outbox_t *o) { return o->in_flight; }
 
 size_t outbox_nodes(const outbox_t *o)

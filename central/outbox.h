@@ -87,4 +87,11 @@ size_t outbox_pending(const outbox_t *o);
 size_t outbox_nodes(const outbox_t *o);
 size_t outbox_in_flight(const outbox_t *o);
 
+/*
+ * Attempts that failed (no answer within ackTimeout, node busy or not
+ * listening) and were scheduled again, since outbox_new(). Polls of a
+ * message the node said is RUNNING are not retries.
+ */
+uint64_t outbox_retries(const outbox_t *o);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "namesort.h"
 #include "strmap.h"
 
 typedef struct onode onode_t;
@@ -43,6 +44,7 @@ struct resource {
     uint64_t pending_mono_ms;
     char detail[256];
     bool dirty;
+    uint64_t activations;          /* claims that entered ACTIVE */
 };
 
 struct ownership {
@@ -215,8 +217,11 @@ static void drop_claim(ownership_t *o, claim_t *c)
 static void set_claim(ownership_t *o, claim_t *c, Bosun__ResourceState state, uint64_t since_ms,
                       uint32_t priority, uint64_t token, bool from_heartbeat)
 {
-    if (c->state != state)
+    if (c->state != state) {
         mark_dirty(o, c->res);
+        if (state == BOSUN__RESOURCE_STATE__RESOURCE_STATE_ACTIVE)
+            c->res->activations++;
+    }
     c->state = state;
     c->since_ms = since_ms;
     c->priority = priority;
@@ -545,6 +550,7 @@ static bool copy_view(const resource_t *r, ownership_view_t *v)
     memcpy(v->resource, r->name, sizeof v->resource);
     v->alarm = r->alarm;
     v->alarm_since_ms = r->alarm != OWNERSHIP_OK ? r->alarm_wall_ms : 0;
+    v->activations = r->activations;
     memcpy(v->detail, r->detail, sizeof v->detail);
     if (r->n_members > 0 && (v->members = calloc(r->n_members, sizeof *v->members)) == NULL)
         return false;
@@ -593,7 +599,8 @@ bosun_status_t ownership_snapshot(ownership_t *o, ownership_view_t **out, size_t
         ownership_views_free(v, done);
         return BOSUN_ERR_NOMEM;
     }
-    qsort(v, count, sizeof *v, by_resource_name);
+    if (namesort(v, count, sizeof *v, offsetof(ownership_view_t, resource)) != BOSUN_OK)
+        qsort(v, count, sizeof *v, by_resource_name); /* slower, but needs no memory */
     *out = v;
     *n = count;
     return BOSUN_OK;

@@ -118,6 +118,9 @@ typedef struct {
     ownership_alarm_t alarm;          /* raised (debounced) */
     uint64_t alarm_since_ms;          /* central's wall clock */
     char detail[256];
+    uint64_t activations;             /* times a node entered ACTIVE for it, as central saw (its
+                                         heartbeats, state events and bids), since central started
+                                         or the resource reappeared */
     ownership_member_t *members;      /* sorted by node name; owned by the view */
     size_t n_members;
 } ownership_view_t;

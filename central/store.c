@@ -788,7 +788,7 @@ bosun_status_t store_results(store_t *s, const store_query_t *q,
         append(sql, sizeof sql, &len, " AND finished_ms >= :since");
     else if (!q->include_pending)
         append(sql, sizeof sql, &len, " AND finished_ms IS NOT NULL");
-    append(sql, sizeof sql, &len, " ORDER BY seq");
+    append(sql, sizeof sql, &len, q->newest_first ? " ORDER BY seq DESC" : " ORDER BY seq");
     if (q->limit > 0)
         append(sql, sizeof sql, &len, " LIMIT :limit");
     if (len >= sizeof sql)
@@ -828,6 +828,12 @@ static int query_u64(store_t *s, const char *sql, uint64_t *v)
         *v = col_u64(st, 0);
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+bosun_status_t store_check(store_t *s)
+{
+    uint64_t newest;
+    return query_u64(s, "SELECT max(seq) FROM messages", &newest) == SQLITE_OK ? BOSUN_OK : BOSUN_ERR_DB;
 }
 
 bosun_status_t store_counts(store_t *s, store_counts_t *out)

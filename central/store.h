@@ -75,12 +75,15 @@ typedef struct {
     uint64_t since_ms;     /* finished at or after; 0: any */
     bool include_pending;  /* also messages not finished yet */
     size_t limit;          /* 0: no limit */
+    bool newest_first;     /* latest accepted first: with limit, the newest `limit` */
 } store_query_t;
 
 /*
  * Calls fn with each matching message as a Result (message, status, ack,
- * attempts, times, error), in accept order. The Result and what it points
- * to are valid only during the call.
+ * attempts, times, error), in accept order (or its reverse with
+ * newest_first; SQLite walks the primary key, or the (node, seq) index
+ * with a node, backwards and stops at the limit). The Result and what it
+ * points to are valid only during the call.
  */
 bosun_status_t store_results(store_t *s, const store_query_t *q,
                              void (*fn)(void *arg, const Bosun__Result *r), void *arg, bosun_err_t *err);
@@ -94,6 +97,12 @@ typedef struct {
 } store_counts_t;
 
 bosun_status_t store_counts(store_t *s, store_counts_t *out);
+
+/*
+ * Whether the store can be read: one lookup of the newest message (O(1),
+ * unlike store_counts, which counts rows). BOSUN_ERR_DB when it cannot.
+ */
+bosun_status_t store_check(store_t *s);
 
 /* Opens <dir>/central.db read-only (for tools running beside a live central). */
 bosun_status_t store_open_readonly(const char *dir, store_t **out, bosun_err_t *err);

@@ -18,6 +18,7 @@ build=(
     python3-yaml systemd
     clang libclang-rt-dev
     prometheus  # promtool: test_http checks /metrics with it (7 s, 19 MB here)
+    chromium chromium-driver python3-selenium  # test_dashboard: the page in headless Chromium
 )
 
 want=("${build[@]}")

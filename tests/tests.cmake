@@ -36,9 +36,18 @@ bosun_test(test_strmap unit/test_strmap.c LABELS unit LIBS bosun_central_core)
 bosun_test(test_timesync unit/test_timesync.c LABELS unit LIBS bosun_central_core)
 bosun_test(test_fleet unit/test_fleet.c LABELS unit LIBS bosun_central_core)
 bosun_test(test_ownership unit/test_ownership.c LABELS unit LIBS bosun_central_core)
+bosun_test(test_namesort unit/test_namesort.c LABELS unit LIBS bosun_central_core)
 bosun_test(test_fleet_central integration/test_fleet.c LABELS integration TIMEOUT 120)
 bosun_test(test_http integration/test_http.c LABELS integration LIBS PkgConfig::JANSSON TIMEOUT 120)
 bosun_test(test_probes integration/test_probes.c LABELS integration TIMEOUT 120)
+# The dashboard in a real headless Chromium (selenium + chromedriver, Debian's python3-selenium);
+# fails when they are missing (deploy/install-deps.sh installs them). The screenshot goes to Testing/artifacts/dashboard.png.
+add_test(NAME test_dashboard
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_dashboard.py
+                 --central $<TARGET_FILE:bosun-central> --agent $<TARGET_FILE:bosun-agent>
+                 --nats-server ${NATS_SERVER} --artifacts ${CMAKE_BINARY_DIR}/Testing/artifacts)
+set_tests_properties(test_dashboard PROPERTIES LABELS integration TIMEOUT 180
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 add_test(NAME check_deploy COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/deploy/check_deploy.sh ${CMAKE_SOURCE_DIR}
          $<TARGET_FILE:bosun-agent> $<TARGET_FILE:bosun-central>)
 set_tests_properties(check_deploy PROPERTIES LABELS deploy TIMEOUT 60)

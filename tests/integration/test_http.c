@@ -1,16 +1,25 @@
 /*
  * test_http.c - central's HTTP server (issue 7) with real processes: a
- * nats-server, bosun-central listening on 127.0.0.1:<free port>, and two
- * real agents (n1, n2) electing an owner for "vip" (n2 has the higher
- * priority).
+ * nats-server, bosun-central listening on 127.0.0.1:<free port>, and three
+ * real agents (n1, n2, n3) electing owners for "vip" (n3 has the highest
+ * priority) and "db" (n1 has).
  *
- * - /api/nodes lists both nodes ALIVE; /api/resources names n2 ACTIVE.
- * - /metrics holds the expected series and both nodes, and is well formed
+ * - /api/nodes lists the three nodes ALIVE; /api/resources names n3 ACTIVE
+ *   for vip and n1 for db.
+ * - /metrics holds the expected series: nodes, the agents' own counters for
+ *   each of the three, resource owners and transitions, and is well formed
  *   text format 0.0.4 (checked here line by line, and by `promtool check
  *   metrics` when promtool is installed).
- * - /api/messages answers JSON, and shows a message sent with
- *   `bosun-central send` once it is finished; unknown paths are 404, POST
- *   is 405.
+ * - /api/messages answers JSON newest first, with results, by node and
+ *   limited; the delivery latency histogram counts what finished; a message
+ *   to a node nobody serves is retried and expires, and the retries and the
+ *   expiry are counted. Unknown paths are 404, POST is 405.
+ * - Connectivity: a test node publishes real Heartbeats carrying probes
+ *   (the agents' own probes are another part's work; this is the input
+ *   central gets from them): /metrics has bosun_connectivity_up and _rtt
+ *   for each (source, target, probe), once each even when a target repeats,
+ *   with label values escaped; /api/connectivity has the matrix, limited
+ *   and filtered on request.
  * - /health is 200 and `bosun-central health` exits 0; after the
  *   nats-server is killed, /health is 503 and the tool exits 1.
  */
@@ -30,11 +39,16 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "bosun.pb-c.h"
+#include "client.h"
 #include "harness.h"
 
-#define N_AGENTS 2
+#define N_AGENTS 3
 
 static struct {
     char *dir;
@@ -106,6 +120,7 @@ static int run_health_tool(char **output)
 
 /* ---- fixture ------------------------------------------------------------------------ */
 
+/* n1..n3: vip goes to the highest (n3), db to the lowest (n1). */
 static int write_agent_config(int i, char *path, size_t cap)
 {
     char json[2048];
@@ -114,11 +129,11 @@ static int write_agent_config(int i, char *path, size_t cap)
              "{\"id\": \"n%d\", \"dataDir\": \"%s/n%d\", \"nats\": {\"servers\": [\"%s\"]},\n"
              " \"networking\": {\"interfaceName\": \"lo\", \"address\": \"239.255.77.%d\", \"port\": %d,"
              " \"cryptoPassword\": \"http-test\"},\n"
-             " \"resources\": [{\"id\": \"vip\", \"priority\": %d}],\n"
+             " \"resources\": [{\"id\": \"vip\", \"priority\": %d}, {\"id\": \"db\", \"priority\": %d}],\n"
              " \"timing\": {\"heartbeatIntervalMs\": 200, \"txIntervalSecs\": 0.1,"
              " \"transitionWaitSecs\": 0.3}}\n",
              i + 1, fx.dir, i + 1, harness_natsd_url(fx.natsd), 1 + getpid() % 250, fx.mcast_port,
-             110 + 10 * i);
+             110 + 10 * i, 130 - 10 * i);
     return harness_write_file(path, json);
 }
 
@@ -160,9 +175,12 @@ static int setup(void **state)
     return 0;
 }
 
+static void stop_injector(void);
+
 static int teardown(void **state)
 {
     (void)state;
+    stop_injector();
     for (int i = 0; i < N_AGENTS; i++)
         harness_proc_stop(fx.agent[i], 5000, NULL);
     int ws = -1;
@@ -185,7 +203,18 @@ static int teardown(void **state)
 
 /* ---- conditions --------------------------------------------------------------------- */
 
-/* Both agents are ALIVE in /api/nodes, and n2 is ACTIVE for vip in /api/resources. */
+/* The ACTIVE node of resource in /api/resources JSON j, or "". */
+static const char *active_of(json_t *j, const char *resource)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(j, "resources"), i, r)
+        if (strcmp(json_string_value(json_object_get(r, "resource")) ?: "", resource) == 0)
+            return json_string_value(json_object_get(r, "active")) ?: "";
+    return "";
+}
+
+/* The agents are ALIVE in /api/nodes; n3 is ACTIVE for vip and n1 for db in /api/resources. */
 static bool fleet_ready(void *arg)
 {
     (void)arg;
@@ -208,9 +237,7 @@ static bool fleet_ready(void *arg)
         return false;
     }
     json_t *j = json_loads(body, 0, NULL);
-    json_t *r = json_array_get(json_object_get(j, "resources"), 0);
-    ok = r && strcmp(json_string_value(json_object_get(r, "resource")) ?: "", "vip") == 0 &&
-         strcmp(json_string_value(json_object_get(r, "active")) ?: "", "n2") == 0;
+    ok = strcmp(active_of(j, "vip"), "n3") == 0 && strcmp(active_of(j, "db"), "n1") == 0;
     json_decref(j);
     free(body);
     return ok;
@@ -264,11 +291,34 @@ static const char *skip_labels(const char *p)
     return p + 1;
 }
 
-/* Fails the test at the first malformed line; each sample needs its family's TYPE before it. */
+/* True when sample name s[0..n) belongs to family fam of type histogram or not. */
+static bool in_family(const char *fam, bool histogram, const char *s, size_t n)
+{
+    size_t fl = strlen(fam);
+    if (n == fl)
+        return strncmp(fam, s, n) == 0;
+    if (!histogram || n < fl || strncmp(fam, s, fl) != 0)
+        return false;
+    return (n - fl == 7 && strncmp(s + fl, "_bucket", 7) == 0) || (n - fl == 4 && strncmp(s + fl, "_sum", 4) == 0) ||
+           (n - fl == 6 && strncmp(s + fl, "_count", 6) == 0);
+}
+
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Fails the test at the first malformed line; each sample needs its
+ * family's TYPE before it, and no series may appear twice.
+ */
 static void check_exposition(const char *text)
 {
-    char typed[64][96];
+    char typed[128][96];
+    bool histogram[128] = {false};
     size_t n_typed = 0;
+    size_t n_series = 0, cap_series = 0;
+    char **series = NULL;
     const char *line = text;
     assert_true(*text != '\0');
     while (*line) {
@@ -292,7 +342,8 @@ static void check_exposition(const char *text)
                         strcmp(type, "untyped") == 0);
             for (size_t i = 0; i < n_typed; i++)
                 assert_string_not_equal(typed[i], name); /* one TYPE per family */
-            assert_true(n_typed < 64);
+            assert_true(n_typed < 128);
+            histogram[n_typed] = strcmp(type, "histogram") == 0;
             snprintf(typed[n_typed++], sizeof typed[0], "%s", name);
         } else {
             assert_true(len > 0 && buf[0] != '#');
@@ -300,12 +351,15 @@ static void check_exposition(const char *text)
             assert_true(metric_name_ok(buf, nl));
             bool known = false;
             for (size_t i = 0; i < n_typed; i++)
-                known |= strlen(typed[i]) == nl && strncmp(typed[i], buf, nl) == 0;
+                known |= in_family(typed[i], histogram[i], buf, nl);
             if (!known)
                 fail_msg("sample before its TYPE line: %s", buf);
             const char *p = buf + nl;
             if (*p == '{')
                 assert_non_null(p = skip_labels(p));
+            if (n_series == cap_series)
+                series = realloc(series, (cap_series = cap_series ? 2 * cap_series : 256) * sizeof *series);
+            series[n_series++] = strndup(buf, (size_t)(p - buf));
             assert_int_equal(*p, ' ');
             char *vend;
             strtod(p + 1, &vend);
@@ -314,11 +368,50 @@ static void check_exposition(const char *text)
         }
         line = end + 1;
     }
+    qsort(series, n_series, sizeof *series, by_string);
+    for (size_t i = 0; i < n_series; i++) {
+        if (i > 0 && strcmp(series[i - 1], series[i]) == 0)
+            fail_msg("series twice: %s", series[i]);
+    }
+    for (size_t i = 0; i < n_series; i++)
+        free(series[i]);
+    free(series);
+}
+
+/* Writes text to a file and runs `promtool check metrics` on it, when promtool is installed. */
+static void check_with_promtool(const char *text)
+{
+    char *probe[] = {"/bin/sh", "-c", "command -v promtool", NULL};
+    int code = -1;
+    char *out = NULL;
+    if (harness_run(probe, 5000, &out, &code) == 0 && code == 0) {
+        free(out);
+        char path[700];
+        snprintf(path, sizeof path, "%s/metrics.txt", fx.dir);
+        assert_int_equal(harness_write_file(path, text), 0);
+        char *check[] = {"/bin/sh", "-c", "promtool check metrics < \"$1\"", "sh", path, NULL};
+        assert_int_equal(harness_run(check, 30000, &out, &code), 0);
+        if (code != 0)
+            fail_msg("promtool check metrics:\n%s", out);
+    } else {
+        print_message("promtool not installed: format checked in C only\n");
+    }
+    free(out);
+}
+
+/* The value of the sample that starts with prefix (name and labels, up to the space), or -1. */
+static double sample_value(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; (p = strstr(p, series)) != NULL; p += n)
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return -1;
 }
 
 /* ---- tests -------------------------------------------------------------------------- */
 
-static void test_api_lists_both_nodes_and_the_owner(void **state)
+static void test_api_lists_the_nodes_and_the_owners(void **state)
 {
     (void)state;
     assert_true(harness_wait_until(fleet_ready, NULL, 20000));
@@ -327,10 +420,23 @@ static void test_api_lists_both_nodes_and_the_owner(void **state)
     json_t *j = json_loads(body, 0, NULL);
     assert_non_null(j);
     json_t *nodes = json_object_get(j, "nodes");
-    assert_int_equal(json_array_size(nodes), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(nodes, 0), "node")), "n1");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(nodes, 1), "node")), "n2");
-    assert_non_null(json_object_get(json_object_get(json_array_get(nodes, 0), "host"), "load1"));
+    assert_int_equal(json_array_size(nodes), N_AGENTS);
+    for (int i = 0; i < N_AGENTS; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "n%d", i + 1);
+        json_t *n = json_array_get(nodes, (size_t)i);
+        assert_string_equal(json_string_value(json_object_get(n, "node")), name);
+        assert_string_equal(json_string_value(json_object_get(n, "status")), "ALIVE");
+        assert_non_null(json_object_get(json_object_get(n, "host"), "load1"));
+        assert_true(json_integer_value(json_object_get(json_object_get(n, "counters"), "heartbeatsSent")) > 0);
+    }
+    json_decref(j);
+    free(body);
+
+    assert_int_equal(http_get("/api/resources", &body), 200);
+    assert_non_null(j = json_loads(body, 0, NULL));
+    assert_string_equal(active_of(j, "vip"), "n3");
+    assert_string_equal(active_of(j, "db"), "n1");
     json_decref(j);
     free(body);
 
@@ -341,51 +447,134 @@ static void test_api_lists_both_nodes_and_the_owner(void **state)
     free(body);
     assert_int_equal(http_get("/api/messages?limit=x", &body), 400);
     free(body);
+    assert_int_equal(http_get("/api/messages?limit=0", &body), 400);
+    free(body);
+    assert_int_equal(http_get("/api/messages?node=bad.name", &body), 400);
+    assert_non_null(strstr(body, "node"));
+    free(body);
 
+    /* The dashboard: its page, script and style come from central, and nothing from elsewhere. */
     assert_int_equal(http_get("/", &body), 200);
-    assert_non_null(strstr(body, "/api/nodes"));
-    assert_null(strstr(body, "http://")); /* no network fetches */
+    assert_non_null(strstr(body, "/dashboard.js"));
+    assert_null(strstr(body, "http://"));
     assert_null(strstr(body, "https://"));
+    free(body);
+    assert_int_equal(http_get("/dashboard.js", &body), 200);
+    assert_non_null(strstr(body, "/api/nodes"));
+    assert_non_null(strstr(body, "/api/connectivity"));
+    assert_null(strstr(body, "http://"));
+    assert_null(strstr(body, "https://"));
+    free(body);
+    assert_int_equal(http_get("/dashboard.css", &body), 200);
+    assert_null(strstr(body, "url("));
     free(body);
 }
 
-/* One finished message in /api/messages. */
-static bool one_result(void *arg)
+/* Every message in /api/messages has finished, and there are *(size_t *)arg of them. */
+static bool all_finished(void *arg)
 {
-    (void)arg;
     char *body;
     bool ok = false;
     if (http_get("/api/messages?limit=10", &body) == 200) {
         json_t *j = json_loads(body, 0, NULL);
-        json_t *m = json_array_get(json_object_get(j, "messages"), 0);
-        ok = json_array_size(json_object_get(j, "messages")) == 1 && json_object_get(m, "status") != NULL &&
-             strcmp(json_string_value(json_object_get(m, "status")) ?: "", "RUNNING") != 0;
+        json_t *msgs = json_object_get(j, "messages"), *m;
+        size_t i;
+        ok = json_array_size(msgs) == *(size_t *)arg;
+        json_array_foreach(msgs, i, m)
+            ok &= json_integer_value(json_object_get(m, "finished_ms")) > 0;
         json_decref(j);
     }
     free(body);
     return ok;
 }
 
-static void test_messages_show_results(void **state)
+static void send_message(char *const *extra)
 {
-    (void)state;
     char dir[700], *out = NULL;
     int code = -1;
     snprintf(dir, sizeof dir, "%s/central", fx.dir);
-    char *argv[] = {BOSUN_CENTRAL_BIN, "send", "--data-dir", dir, "--to", "n1", "--method", "textLogging",
-                    "--event", "--", "via-http-test", NULL};
+    char *argv[32] = {BOSUN_CENTRAL_BIN, "send", "--data-dir", dir};
+    int n = 4;
+    for (; *extra != NULL && n < 31; extra++)
+        argv[n++] = *extra;
+    argv[n] = NULL;
     assert_int_equal(harness_run(argv, 10000, &out, &code), 0);
-    assert_int_equal(code, 0);
+    if (code != 0)
+        fail_msg("bosun-central send: %s", out);
     free(out);
-    if (!harness_wait_until(one_result, NULL, 20000)) {
+}
+
+/* The node of message i in /api/messages?<query> JSON, or "". */
+static const char *message_node(json_t *j, size_t i)
+{
+    json_t *m = json_object_get(json_array_get(json_object_get(j, "messages"), i), "message");
+    return json_string_value(json_object_get(m, "node")) ?: "";
+}
+
+static void test_messages_show_results(void **state)
+{
+    (void)state;
+    char *event[] = {"--to", "n1", "--method", "textLogging", "--event", "--", "via-http-test", NULL};
+    char *ping[] = {"--to", "n2", "--method", "ping", NULL};
+    send_message(event);
+    send_message(ping);
+    size_t two = 2;
+    if (!harness_wait_until(all_finished, &two, 20000)) {
         char *body;
         http_get("/api/messages", &body);
-        fail_msg("no finished message in /api/messages: %s", body);
+        fail_msg("not two finished messages in /api/messages: %s", body);
     }
+    /* Newest first, with its result. */
     char *body;
+    json_t *j;
+    assert_int_equal(http_get("/api/messages", &body), 200);
+    assert_non_null(j = json_loads(body, 0, NULL));
+    assert_string_equal(message_node(j, 0), "n2");
+    assert_string_equal(message_node(j, 1), "n1");
+    json_t *first = json_array_get(json_object_get(j, "messages"), 0);
+    assert_string_equal(json_string_value(json_object_get(first, "status")), "OK");
+    assert_non_null(json_object_get(first, "ack"));
+    json_decref(j);
+    free(body);
+    /* The newest one only, and one node's only. */
+    assert_int_equal(http_get("/api/messages?limit=1", &body), 200);
+    assert_non_null(j = json_loads(body, 0, NULL));
+    assert_int_equal(json_array_size(json_object_get(j, "messages")), 1);
+    assert_string_equal(message_node(j, 0), "n2");
+    json_decref(j);
+    free(body);
+    assert_int_equal(http_get("/api/messages?node=n1&limit=10", &body), 200);
+    assert_non_null(j = json_loads(body, 0, NULL));
+    assert_int_equal(json_array_size(json_object_get(j, "messages")), 1);
+    assert_string_equal(message_node(j, 0), "n1");
+    json_decref(j);
+    free(body);
+
     assert_int_equal(http_get("/metrics", &body), 200);
     check_exposition(body);
-    assert_non_null(strstr(body, "bosun_messages_accepted_total 1\n"));
+    assert_non_null(strstr(body, "bosun_messages_accepted_total 2\n"));
+    assert_non_null(strstr(body, "bosun_messages_delivered_total 2\n"));
+    assert_non_null(strstr(body, "# TYPE bosun_message_delivery_seconds histogram\n"));
+    assert_non_null(strstr(body, "bosun_message_delivery_seconds_bucket{le=\"+Inf\"} 2\n"));
+    assert_non_null(strstr(body, "bosun_message_delivery_seconds_count 2\n"));
+    /* Loopback: both finished well within 10 s. */
+    assert_true(sample_value(body, "bosun_message_delivery_seconds_bucket{le=\"10\"}") == 2);
+    assert_true(sample_value(body, "bosun_message_delivery_seconds_sum") < 20);
+    free(body);
+
+    /* Nobody serves "ghost": every attempt finds no responder; two retries, then it expires. */
+    char *ghost[] = {"--to", "ghost", "--method", "ping", "--retries", "2", "--retry-wait", "0.05",
+                     "--ack-timeout", "0.5", NULL};
+    send_message(ghost);
+    size_t three = 3;
+    assert_true(harness_wait_until(all_finished, &three, 20000));
+    assert_int_equal(http_get("/metrics", &body), 200);
+    check_exposition(body);
+    if (strstr(body, "bosun_messages_retried_total 2\n") == NULL ||
+        strstr(body, "bosun_messages_finished_total{status=\"expired\"} 1\n") == NULL ||
+        strstr(body, "bosun_message_delivery_seconds_count 3\n") == NULL)
+        fail_msg("retries, expiry or latency not counted:\n%s", body);
+    assert_non_null(strstr(body, "bosun_messages_delivered_total 2\n"));
     free(body);
 }
 
@@ -397,16 +586,27 @@ static void test_metrics_are_well_formed_and_complete(void **state)
     assert_int_equal(http_get("/metrics", &body), 200);
     check_exposition(body);
     static const char *const expected[] = {
-        "bosun_nodes{status=\"alive\"} 2\n",
+        "bosun_nodes{status=\"alive\"} 3\n",
         "# TYPE bosun_node_last_heartbeat_age_seconds gauge\n",
-        "bosun_node_last_heartbeat_age_seconds{node=\"n1\"} ",
-        "bosun_node_last_heartbeat_age_seconds{node=\"n2\"} ",
         "# TYPE bosun_node_clock_offset_seconds gauge\n",
         "# TYPE bosun_node_rtt_seconds gauge\n",
-        "bosun_resource_active{resource=\"vip\",node=\"n2\"} 1\n",
+        "bosun_resource_active{resource=\"vip\",node=\"n3\"} 1\n",
+        "bosun_resource_active{resource=\"db\",node=\"n1\"} 1\n",
+        "bosun_resource_active_nodes{resource=\"vip\"} 1\n",
+        "bosun_resource_active_nodes{resource=\"db\"} 1\n",
+        "# TYPE bosun_resource_transitions_total counter\n",
         "bosun_messages{state=\"pending\"} 0\n",
+        "# TYPE bosun_messages_accepted_total counter\n",
+        "# TYPE bosun_messages_delivered_total counter\n",
         "# TYPE bosun_messages_finished_total counter\n",
         "bosun_messages_finished_total{status=\"ok\"} 0\n",
+        "bosun_messages_finished_total{status=\"failed\"} 0\n",
+        "bosun_messages_finished_total{status=\"expired\"} 0\n",
+        "bosun_messages_retried_total 0\n",
+        "# TYPE bosun_message_delivery_seconds histogram\n",
+        "bosun_message_delivery_seconds_count 0\n",
+        "# TYPE bosun_connectivity_up gauge\n",
+        "# TYPE bosun_connectivity_rtt_seconds gauge\n",
         "# TYPE bosun_recorder_bytes_total counter\n",
         "# TYPE bosun_recorder_files_total counter\n",
         "# TYPE bosun_recorder_dropped_total counter\n",
@@ -415,25 +615,266 @@ static void test_metrics_are_well_formed_and_complete(void **state)
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         if (strstr(body, expected[i]) == NULL)
             fail_msg("/metrics lacks '%s':\n%s", expected[i], body);
-    assert_null(strstr(body, "node=\"n1\"} 1\n")); /* n1 is not ACTIVE */
+    assert_null(strstr(body, "resource=\"vip\",node=\"n1\"} 1\n")); /* n1 is not ACTIVE for vip */
+    /* Each resource got its owner at least once since central started. */
+    assert_true(sample_value(body, "bosun_resource_transitions_total{resource=\"vip\"}") >= 1);
+    assert_true(sample_value(body, "bosun_resource_transitions_total{resource=\"db\"}") >= 1);
 
-    char *probe[] = {"/bin/sh", "-c", "command -v promtool", NULL};
-    int code = -1;
-    char *out = NULL;
-    if (harness_run(probe, 5000, &out, &code) == 0 && code == 0) {
-        free(out);
-        char path[700];
-        snprintf(path, sizeof path, "%s/metrics.txt", fx.dir);
-        assert_int_equal(harness_write_file(path, body), 0);
-        char *check[] = {"/bin/sh", "-c", "promtool check metrics < \"$1\"", "sh", path, NULL};
-        assert_int_equal(harness_run(check, 30000, &out, &code), 0);
-        if (code != 0)
-            fail_msg("promtool check metrics:\n%s", out);
-    } else {
-        print_message("promtool not installed: format checked in C only\n");
+    /* Per node: the heartbeat age and each of the agent's own counters, as reported in its heartbeats. */
+    static const char *const per_node[] = {
+        "bosun_node_last_heartbeat_age_seconds",
+        "bosun_agent_heartbeats_sent_total",
+        "bosun_agent_commands_received_total",
+        "bosun_agent_commands_finished_total{node=\"%s\",outcome=\"ok\"}",
+        "bosun_agent_commands_finished_total{node=\"%s\",outcome=\"failed\"}",
+        "bosun_agent_commands_finished_total{node=\"%s\",outcome=\"rejected\"}",
+        "bosun_agent_commands_duplicate_total",
+        "bosun_agent_events_received_total",
+        "bosun_agent_malformed_messages_total",
+        "bosun_agent_election_packets_sent_total",
+        "bosun_agent_election_packets_received_total",
+        "bosun_agent_election_packets_dropped_total",
+        "bosun_agent_election_transitions_total",
+        "bosun_agent_nats_reconnects_total",
+    };
+    for (int i = 0; i < N_AGENTS; i++) {
+        char node[8];
+        snprintf(node, sizeof node, "n%d", i + 1);
+        for (size_t k = 0; k < sizeof per_node / sizeof per_node[0]; k++) {
+            char series[160];
+            if (strchr(per_node[k], '{') != NULL)
+                snprintf(series, sizeof series, per_node[k], node);
+            else
+                snprintf(series, sizeof series, "%s{node=\"%s\"}", per_node[k], node);
+            if (sample_value(body, series) < 0)
+                fail_msg("/metrics lacks %s:\n%s", series, body);
+        }
+        char series[160];
+        snprintf(series, sizeof series, "# TYPE bosun_agent_heartbeats_sent_total counter\n");
+        assert_non_null(strstr(body, series));
+        /* Values are the agents' own: they sent heartbeats, and elections moved packets. */
+        snprintf(series, sizeof series, "bosun_agent_heartbeats_sent_total{node=\"%s\"}", node);
+        assert_true(sample_value(body, series) >= 1);
+        snprintf(series, sizeof series, "bosun_agent_election_packets_received_total{node=\"%s\"}", node);
+        assert_true(sample_value(body, series) >= 1);
     }
-    free(out);
+    assert_true(sample_value(body, "bosun_agent_election_transitions_total{node=\"n3\"}") >= 1);
+    check_with_promtool(body);
     free(body);
+}
+
+/* ---- connectivity: a test node's heartbeats carry probes ------------------------------ */
+
+/* What "probe-src" reports: n1 fine, n2 not on TCP, n3 not at all, n1 again, and a hostile name. */
+typedef struct {
+    const char *target;
+    bool tcp_ok, nats_ok;
+    uint32_t tcp_us, nats_us;
+    const char *error;
+} probe_in_t;
+
+static const probe_in_t probes_in[] = {
+    {"n1", true, true, 250, 900, ""},
+    {"n2", false, true, 0, 1200, "connect: Connection refused"},
+    {"n3", false, false, 0, 0, "timeout after 2000 ms"},
+    {"n1", true, true, 260, 910, ""}, /* a repeat: central keeps one of them */
+    {"evil\"tar\\get", false, false, 0, 0, "no such node"},
+};
+#define N_PROBES_IN (sizeof probes_in / sizeof probes_in[0])
+
+static struct {
+    pthread_t thread;
+    bool running;
+    atomic_bool stop;
+    natsConnection *nc;
+    uint64_t seq;
+} inj;
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Publishes one real Heartbeat of "probe-src" with probes_in[], measured 1 s before it is sent. */
+static void publish_probe_heartbeat(void)
+{
+    Bosun__Heartbeat hb = BOSUN__HEARTBEAT__INIT;
+    Bosun__ProbeResult pr[N_PROBES_IN], *prp[N_PROBES_IN];
+    uint64_t now = wall_ms();
+    hb.node = "probe-src";
+    hb.instance_id = 0x7e57;
+    hb.sequence = ++inj.seq;
+    hb.boot_time_ms = now - 60000;
+    hb.send_time_ms = now;
+    hb.pid = 4242;
+    hb.version = "test";
+    hb.interval_ms = 200;
+    for (size_t i = 0; i < N_PROBES_IN; i++) {
+        bosun__probe_result__init(&pr[i]);
+        pr[i].target = (char *)probes_in[i].target;
+        pr[i].tcp_ok = probes_in[i].tcp_ok;
+        pr[i].nats_ok = probes_in[i].nats_ok;
+        pr[i].tcp_connect_us = probes_in[i].tcp_us;
+        pr[i].nats_rtt_us = probes_in[i].nats_us;
+        pr[i].time_ms = now - 1000;
+        pr[i].error = (char *)probes_in[i].error;
+        prp[i] = &pr[i];
+    }
+    hb.probes = prp;
+    hb.n_probes = N_PROBES_IN;
+    uint8_t buf[2048];
+    size_t len = bosun__heartbeat__pack(&hb, buf);
+    natsConnection_Publish(inj.nc, "probe-src.event.heartbeat", buf, (int)len);
+}
+
+static void *inject_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&inj.stop)) {
+        publish_probe_heartbeat();
+        usleep(200 * 1000);
+    }
+    return NULL;
+}
+
+/* Stops the injecting thread, if it runs (also after a failed assertion). */
+static void stop_injector(void)
+{
+    if (inj.nc == NULL)
+        return;
+    atomic_store(&inj.stop, true);
+    if (inj.running)
+        pthread_join(inj.thread, NULL);
+    inj.running = false;
+    natsConnection_Destroy(inj.nc);
+    inj.nc = NULL;
+}
+
+/* /api/connectivity lists probe-src's cells. */
+static bool matrix_ready(void *arg)
+{
+    (void)arg;
+    char *body;
+    bool ok = false;
+    if (http_get("/api/connectivity", &body) == 200) {
+        json_t *j = json_loads(body, 0, NULL);
+        ok = json_array_size(json_object_get(j, "cells")) == N_PROBES_IN - 1; /* n1 once */
+        json_decref(j);
+    }
+    free(body);
+    return ok;
+}
+
+/* The cell source -> target in /api/connectivity JSON j, or NULL. */
+static json_t *cell_of(json_t *j, const char *source, const char *target)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(j, "cells"), i, c)
+        if (strcmp(json_string_value(json_object_get(c, "source")) ?: "", source) == 0 &&
+            strcmp(json_string_value(json_object_get(c, "target")) ?: "", target) == 0)
+            return c;
+    return NULL;
+}
+
+static bool json_bool_at(json_t *o, const char *a, const char *b)
+{
+    return json_is_true(json_object_get(json_object_get(o, a), b));
+}
+
+static void test_connectivity_from_heartbeat_probes(void **state)
+{
+    (void)state;
+    assert_non_null(inj.nc = client_connect(harness_natsd_url(fx.natsd)));
+    atomic_store(&inj.stop, false);
+    assert_int_equal(pthread_create(&inj.thread, NULL, inject_main, NULL), 0);
+    inj.running = true;
+    bool ready = harness_wait_until(matrix_ready, NULL, 10000);
+    char *body = NULL;
+    json_t *j = NULL;
+
+    if (!ready) {
+        http_get("/api/connectivity", &body);
+        fail_msg("probe-src's probes not in /api/connectivity: %s", body);
+    }
+    assert_int_equal(http_get("/api/connectivity", &body), 200);
+    assert_non_null(j = json_loads(body, 0, NULL));
+    json_t *nodes = json_object_get(j, "nodes");
+    assert_int_equal(json_array_size(nodes), 5); /* evil"tar\get, n1, n2, n3, probe-src */
+    assert_string_equal(json_string_value(json_array_get(nodes, 4)), "probe-src");
+    assert_int_equal(json_integer_value(json_object_get(j, "failingCells")), 3);
+    assert_int_equal(json_array_size(json_object_get(j, "failing")), 3);
+    json_t *c = cell_of(j, "probe-src", "n2");
+    assert_non_null(c);
+    assert_false(json_bool_at(c, "tcp", "up"));
+    assert_true(json_bool_at(c, "nats", "up"));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "nats"), "us")), 1200);
+    assert_string_equal(json_string_value(json_object_get(c, "error")), "connect: Connection refused");
+    assert_string_equal(json_string_value(json_object_get(c, "sourceStatus")), "ALIVE");
+    /* Measured 1 s before its heartbeat left: the age says so, whatever the clocks. */
+    json_int_t age = json_integer_value(json_object_get(c, "ageMs"));
+    assert_true(age >= 1000 && age < 5000);
+    c = cell_of(j, "probe-src", "n1");
+    assert_true(json_bool_at(c, "tcp", "up") && json_bool_at(c, "nats", "up"));
+    json_int_t us = json_integer_value(json_object_get(json_object_get(c, "tcp"), "us"));
+    assert_true(us == 250 || us == 260);
+    json_decref(j);
+    free(body);
+
+    /* At most 2 nodes: those in failing cells first; filtered: names containing "N3" (any case). */
+    assert_int_equal(http_get("/api/connectivity?limit=2", &body), 200);
+    assert_non_null(j = json_loads(body, 0, NULL));
+    assert_int_equal(json_array_size(json_object_get(j, "nodes")), 2);
+    assert_true(json_is_true(json_object_get(j, "truncated")));
+    assert_int_equal(json_integer_value(json_object_get(j, "totalNodes")), 5);
+    json_decref(j);
+    free(body);
+    assert_int_equal(http_get("/api/connectivity?filter=N3", &body), 200);
+    assert_non_null(j = json_loads(body, 0, NULL));
+    assert_int_equal(json_array_size(json_object_get(j, "nodes")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "nodes"), 0)), "n3");
+    /* The failing links of n3 are listed though the matrix has no cell for them. */
+    assert_int_equal(json_array_size(json_object_get(j, "cells")), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "failing")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "failing"), 0), "target")),
+                        "n3");
+    json_decref(j);
+    free(body);
+    assert_int_equal(http_get("/api/connectivity?limit=-1", &body), 400);
+    free(body);
+
+    assert_int_equal(http_get("/metrics", &body), 200);
+    check_exposition(body); /* also: the repeated n1 gives no series twice */
+    static const struct {
+        const char *series;
+        double value;
+    } want[] = {
+        {"bosun_connectivity_up{source=\"probe-src\",target=\"n1\",probe=\"tcp\"}", 1},
+        {"bosun_connectivity_up{source=\"probe-src\",target=\"n1\",probe=\"nats\"}", 1},
+        {"bosun_connectivity_up{source=\"probe-src\",target=\"n2\",probe=\"tcp\"}", 0},
+        {"bosun_connectivity_up{source=\"probe-src\",target=\"n2\",probe=\"nats\"}", 1},
+        {"bosun_connectivity_up{source=\"probe-src\",target=\"n3\",probe=\"tcp\"}", 0},
+        {"bosun_connectivity_up{source=\"probe-src\",target=\"n3\",probe=\"nats\"}", 0},
+        {"bosun_connectivity_up{source=\"probe-src\",target=\"evil\\\"tar\\\\get\",probe=\"tcp\"}", 0},
+        {"bosun_connectivity_rtt_seconds{source=\"probe-src\",target=\"n2\",probe=\"nats\"}", 0.0012},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        double v = sample_value(body, want[i].series);
+        if (v < want[i].value - 1e-9 || v > want[i].value + 1e-9)
+            fail_msg("%s is %g, expected %g:\n%s", want[i].series, v, want[i].value, body);
+    }
+    /* One of the repeated n1 probes is kept (250 or 260 us): one series. */
+    double rtt = sample_value(body, "bosun_connectivity_rtt_seconds{source=\"probe-src\",target=\"n1\",probe=\"tcp\"}");
+    assert_true(rtt > 0.000249 && rtt < 0.000261);
+    /* No round trip for a probe that failed. */
+    assert_true(sample_value(body, "bosun_connectivity_rtt_seconds{source=\"probe-src\",target=\"n2\",probe=\"tcp\"}") < 0);
+    assert_true(sample_value(body, "bosun_connectivity_rtt_seconds{source=\"probe-src\",target=\"n3\",probe=\"nats\"}") < 0);
+    check_with_promtool(body);
+    free(body);
+
+    stop_injector();
 }
 
 static void test_unknown_paths_and_methods(void **state)
@@ -493,10 +934,11 @@ static void test_health_tool_fails_without_a_server(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_api_lists_both_nodes_and_the_owner),
+        cmocka_unit_test(test_api_lists_the_nodes_and_the_owners),
         cmocka_unit_test(test_metrics_are_well_formed_and_complete),
         cmocka_unit_test(test_unknown_paths_and_methods),
         cmocka_unit_test(test_messages_show_results),
+        cmocka_unit_test(test_connectivity_from_heartbeat_probes),
         cmocka_unit_test(test_health_follows_the_nats_link), /* last: kills the nats-server */
         cmocka_unit_test(test_health_tool_fails_without_a_server),
     };

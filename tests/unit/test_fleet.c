@@ -2,8 +2,8 @@
  * test_fleet.c - central's liveness core under a fake clock
  * (central/fleet.c): every transition at its configured time, restarts,
  * stale and duplicate heartbeats, expected nodes that are missing, the
- * forgetting of removed nodes, time-sync pings and offsets, and a fleet of
- * 10,000 nodes.
+ * forgetting of removed nodes, time-sync pings and offsets, connectivity
+ * probes, and a fleet of 10,000 nodes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -535,6 +535,90 @@ static double cpu_secs(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* ---- connectivity probes -------------------------------------------------------------- */
+
+static void probe(Bosun__ProbeResult *p, const char *target, bool tcp_ok, bool nats_ok, uint64_t time_ms,
+                  const char *error)
+{
+    bosun__probe_result__init(p);
+    p->target = (char *)target;
+    p->tcp_ok = tcp_ok;
+    p->tcp_connect_us = tcp_ok ? 300 : 0;
+    p->nats_ok = nats_ok;
+    p->nats_rtt_us = nats_ok ? 800 : 0;
+    p->time_ms = time_ms;
+    p->error = (char *)error;
+}
+
+static void test_probes_are_kept_sorted_once_each_and_dated(void **state)
+{
+    (void)state;
+    fx_t *x = fx_new(NULL, 0, 0);
+    hb_t h;
+    hb_init(&h, "src", 0xabc, 1, 100000); /* the node's clock: sent at 100500 */
+    Bosun__ProbeResult p[5], *pp[5] = {&p[0], &p[1], &p[2], &p[3], &p[4]};
+    uint64_t sent = h.hb.send_time_ms;
+    probe(&p[0], "n3", false, false, sent - 2000, "timeout\nafter 2 s"); /* measured 2 s before sending */
+    probe(&p[1], "n1", true, true, sent, "");
+    probe(&p[2], "", true, true, sent, "");                               /* no target: ignored */
+    probe(&p[3], "n1", true, true, sent, "");                             /* a repeat: kept once */
+    probe(&p[4], "n2", true, false, 0, "nats: no responders");            /* undated */
+    h.hb.probes = pp;
+    h.hb.n_probes = 5;
+    assert_int_equal(fleet_on_heartbeat(x->f, &h.hb, at(100), &x->a), FLEET_HB_APPLIED);
+
+    fleet_view_t v;
+    assert_true(fleet_view_get(x->f, "src", &v));
+    assert_int_equal(v.n_probes, 3);
+    assert_string_equal(v.probes[0].target, "n1");
+    assert_string_equal(v.probes[1].target, "n2");
+    assert_string_equal(v.probes[2].target, "n3");
+    assert_true(v.probes[0].tcp_ok && v.probes[0].nats_ok);
+    assert_int_equal(v.probes[0].tcp_connect_us, 300);
+    assert_int_equal(v.probes[0].nats_rtt_us, 800);
+    assert_int_equal(v.probes[0].measured_ms, WALL0 + 100);
+    assert_int_equal(v.probes[1].measured_ms, WALL0 + 100);      /* no time: the heartbeat's receipt */
+    assert_int_equal(v.probes[2].measured_ms, WALL0 + 100 - 2000); /* its age on the node's clock */
+    assert_string_equal(v.probes[2].error, "timeout?after 2 s");  /* printable only */
+    fleet_view_clear(&v);
+
+    /* A snapshot leaves probes out unless asked for them. */
+    fleet_view_t *all;
+    size_t n;
+    assert_int_equal(fleet_snapshot(x->f, &all, &n), BOSUN_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(all[0].n_probes, 0);
+    assert_null(all[0].probes);
+    fleet_views_free(all, n);
+    assert_int_equal(fleet_snapshot_with_probes(x->f, &all, &n), BOSUN_OK);
+    assert_int_equal(all[0].n_probes, 3);
+    assert_string_equal(all[0].probes[2].target, "n3");
+    fleet_views_free(all, n);
+
+    /* A heartbeat without probes keeps them; one with probes replaces them. */
+    hb_init(&h, "src", 0xabc, 2, 100000);
+    assert_int_equal(fleet_on_heartbeat(x->f, &h.hb, at(600), &x->a), FLEET_HB_APPLIED);
+    assert_true(fleet_view_get(x->f, "src", &v));
+    assert_int_equal(v.n_probes, 3);
+    fleet_view_clear(&v);
+    hb_init(&h, "src", 0xabc, 3, 100000);
+    h.hb.probes = pp;
+    h.hb.n_probes = 1;
+    assert_int_equal(fleet_on_heartbeat(x->f, &h.hb, at(1100), &x->a), FLEET_HB_APPLIED);
+    assert_true(fleet_view_get(x->f, "src", &v));
+    assert_int_equal(v.n_probes, 1);
+    assert_string_equal(v.probes[0].target, "n3");
+    fleet_view_clear(&v);
+
+    /* A new instance starts without the old one's measurements. */
+    hb_init(&h, "src", 0xdef, 1, 200000);
+    assert_int_equal(fleet_on_heartbeat(x->f, &h.hb, at(1600), &x->a), FLEET_HB_APPLIED);
+    assert_true(fleet_view_get(x->f, "src", &v));
+    assert_int_equal(v.n_probes, 0);
+    fleet_view_clear(&v);
+    fx_free(x);
+}
+
 static void test_ten_thousand_nodes(void **state)
 {
     (void)state;
@@ -593,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_time_sync_off_sends_no_pings),
         cmocka_unit_test(test_ping_answers_give_the_offset),
         cmocka_unit_test(test_stray_ping_answers_are_ignored),
+        cmocka_unit_test(test_probes_are_kept_sorted_once_each_and_dated),
         cmocka_unit_test(test_ten_thousand_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

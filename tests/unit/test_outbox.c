@@ -153,6 +153,7 @@ static void test_running_waits_without_spending_retries(void **state)
     assert_int_equal(f->a.n_finals, 1);
     assert_int_equal(f->a.finals[0].status, BOSUN__ACK_STATUS__ACK_STATUS_FAILED);
     assert_int_equal(m->attempts, 6);
+    assert_int_equal(outbox_retries(f->o), 0); /* polls of a RUNNING message are no retries */
     fx_free(f);
 }
 
@@ -167,14 +168,17 @@ static void test_no_responders_and_busy_back_off_and_retries_expire(void **state
     clear(f);
     outbox_on_answer(f->o, "down", m->seq, 1, NULL, true, 5, &f->a);
     assert_int_equal(f->a.n_finals, 0);
+    assert_int_equal(outbox_retries(f->o), 1);
     assert_int_equal(outbox_next_deadline(f->o), 5 + 500);
     outbox_due(f->o, 505, &f->a);
     clear(f);
     answer(f, m, BOSUN__ACK_STATUS__ACK_STATUS_BUSY, 510);
+    assert_int_equal(outbox_retries(f->o), 2);
     assert_int_equal(outbox_next_deadline(f->o), 510 + 1000);
     outbox_due(f->o, 1510, &f->a);
     clear(f);
     outbox_due(f->o, 2510, &f->a); /* third attempt unanswered: no retries left */
+    assert_int_equal(outbox_retries(f->o), 2); /* given up, not retried */
     assert_int_equal(f->a.n_finals, 1);
     assert_int_equal(f->a.finals[0].status, BOSUN__ACK_STATUS__ACK_STATUS_EXPIRED);
     assert_non_null(strstr(f->a.finals[0].error, "3 attempts and no retries left"));

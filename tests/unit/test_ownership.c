@@ -190,6 +190,33 @@ static void test_double_active_alarm_and_its_clearing(void **state_)
     fx_free(x);
 }
 
+/* activations: each time a claim enters ACTIVE, however many reports say so. */
+static void test_transitions_count_each_entry_into_active(void **state_)
+{
+    (void)state_;
+    fx_t *x = pair(); /* n1 went ACTIVE once */
+    ownership_view_t v = view(x, "vip");
+    assert_int_equal(v.activations, 1);
+    ownership_view_clear(&v);
+    /* The same state again, by heartbeat, event and bid: no transition. */
+    hb(x, "n1", 1, "vip", ACTIVE, WALL0 + 100, 5000);
+    state(x, "n1", 1, "vip", GOING, ACTIVE, WALL0 + 100, 5001);
+    bid(x, "n1", 1, "vip", ACTIVE, false, WALL0 + 5002, 5002);
+    v = view(x, "vip");
+    assert_int_equal(v.activations, 1);
+    ownership_view_clear(&v);
+    /* A handover: n2 enters ACTIVE, then n1 again. */
+    state(x, "n1", 1, "vip", ACTIVE, IDLE, WALL0 + 6000, 6000);
+    state(x, "n2", 2, "vip", GOING, ACTIVE, WALL0 + 6100, 6100);
+    state(x, "n2", 2, "vip", ACTIVE, IDLE, WALL0 + 7000, 7000);
+    state(x, "n1", 1, "vip", GOING, ACTIVE, WALL0 + 7100, 7100);
+    v = view(x, "vip");
+    assert_int_equal(v.activations, 3);
+    assert_string_equal(v.active, "n1");
+    ownership_view_clear(&v);
+    fx_free(x);
+}
+
 static void test_clean_handover_raises_nothing(void **state_)
 {
     (void)state_;
@@ -432,6 +459,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_owner_and_since_when),
         cmocka_unit_test(test_double_active_alarm_and_its_clearing),
+        cmocka_unit_test(test_transitions_count_each_entry_into_active),
         cmocka_unit_test(test_clean_handover_raises_nothing),
         cmocka_unit_test(test_preemption_overlap_raises_nothing),
         cmocka_unit_test(test_no_owner_alarm_clears_only_with_an_active),

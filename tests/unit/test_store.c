@@ -688,6 +688,12 @@ static void test_results_filters(void **state)
     expect_results(s, &(store_query_t){.limit = 3}, msgs, "1,2,3");
     expect_results(s, &(store_query_t){.limit = 2, .include_pending = true, .since_ms = T0 + 40}, msgs, "4,5");
     expect_results(s, &(store_query_t){.limit = 1, .node = "b"}, msgs, "2");
+    /* Newest first: the HTTP API's "latest N", for one node or all. */
+    expect_results(s, &(store_query_t){.newest_first = true}, msgs, "4,3,2,1");
+    expect_results(s, &(store_query_t){.newest_first = true, .include_pending = true, .limit = 2}, msgs, "6,5");
+    expect_results(s, &(store_query_t){.newest_first = true, .include_pending = true, .node = "a", .limit = 2},
+                   msgs, "5,3");
+    expect_results(s, &(store_query_t){.newest_first = true, .node = "b", .limit = 10}, msgs, "4,2");
     store_close(s);
     free_all(msgs, 6);
 }
@@ -697,6 +703,7 @@ static void test_counts(void **state)
     const char *dir = *state;
     store_t *s = open_store(dir);
     store_counts_t c;
+    assert_int_equal(store_check(s), BOSUN_OK); /* readable, also when empty */
     assert_int_equal(store_counts(s, &c), BOSUN_OK);
     assert_int_equal(c.accepted, 0);
     assert_int_equal(c.pending, 0);

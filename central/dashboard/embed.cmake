@@ -1,0 +1,47 @@
+# Compiles the dashboard's files into C (run by central/sources.cmake as
+# `cmake -DSRC=DIR -DOUT=FILE -P embed.cmake`), so bosun-central serves them
+# from its own binary: no files to install, no network fetches.
+#
+# Each file becomes a byte array and a row of http_assets[] (http_internal.h):
+# index.html is served at "/", every other file at "/<name>".
+cmake_minimum_required(VERSION 3.18)
+if(NOT SRC OR NOT OUT)
+  message(FATAL_ERROR "embed.cmake: give -DSRC=<dashboard dir> -DOUT=<generated .c>")
+endif()
+
+set(files index.html dashboard.css dashboard.js)
+set(body "/* Generated from central/dashboard/ by embed.cmake at build time: do not edit. */\n")
+string(APPEND body "#include \"http_internal.h\"\n\n")
+set(rows "")
+set(i 0)
+foreach(f IN LISTS files)
+  file(READ "${SRC}/${f}" hex HEX)
+  string(LENGTH "${hex}" hexlen)
+  if(hexlen EQUAL 0)
+    message(FATAL_ERROR "embed.cmake: ${SRC}/${f} is empty")
+  endif()
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  # About 16 bytes a line, so the generated file stays readable in a diff tool.
+  string(REGEX REPLACE "((0x..,){16})" "\\1\n    " bytes "${bytes}")
+  string(APPEND body "static const unsigned char asset_${i}[] = {\n    ${bytes}\n};\n\n")
+  if(f STREQUAL "index.html")
+    set(path "/")
+  else()
+    set(path "/${f}")
+  endif()
+  if(f MATCHES "\\.html$")
+    set(type "text/html; charset=utf-8")
+  elseif(f MATCHES "\\.css$")
+    set(type "text/css; charset=utf-8")
+  elseif(f MATCHES "\\.js$")
+    set(type "text/javascript; charset=utf-8")
+  else()
+    message(FATAL_ERROR "embed.cmake: no content type for ${f}")
+  endif()
+  string(APPEND rows "    {\"${path}\", \"${type}\", asset_${i}, sizeof asset_${i}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "const http_asset_t http_assets[] = {\n${rows}};\n")
+string(APPEND body "const size_t http_n_assets = sizeof http_assets / sizeof http_assets[0];\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(RENAME "${OUT}.tmp" "${OUT}")
