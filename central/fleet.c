@@ -360,6 +360,7 @@ static void copy_probes(node_t *n, const Bosun__Heartbeat *hb, uint64_t received
         fleet_probe_t *p = &n->v.probes[used++];
         copy_text(p->target, sizeof p->target, s->target);
         p->tcp_ok = s->tcp_ok;
+        p->tcp_tested = s->tcp_tested;
         p->nats_ok = s->nats_ok;
         p->tcp_connect_us = s->tcp_connect_us;
         p->nats_rtt_us = s->nats_rtt_us;

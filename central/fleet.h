@@ -98,6 +98,7 @@ typedef struct {
  */
 typedef struct {
     char target[BOSUN_NAME_MAX + 1]; /* printable ASCII; a node name from a well-behaved agent */
+    bool tcp_tested;                 /* false: no address known to the node, TCP not measured */
     bool tcp_ok, nats_ok;
     uint32_t tcp_connect_us;         /* meaningful when tcp_ok */
     uint32_t nats_rtt_us;            /* meaningful when nats_ok */

@@ -191,11 +191,11 @@ static axis_t *axis_find(axis_t *ax, size_t n, const char *name)
     return bsearch(&key, ax, n, sizeof *ax, axis_by_name);
 }
 
-static bool probe_failing(const fleet_probe_t *p) { return !p->tcp_ok || !p->nats_ok; }
+static bool probe_failing(const fleet_probe_t *p) { return (p->tcp_tested && !p->tcp_ok) || !p->nats_ok; }
 
 static json_t *cell_json(const fleet_view_t *src, const fleet_probe_t *p, uint64_t now)
 {
-    json_t *tcp = json_pack("{s:b}", "up", p->tcp_ok), *nats = json_pack("{s:b}", "up", p->nats_ok);
+    json_t *tcp = json_pack("{s:b, s:b}", "tested", p->tcp_tested, "up", p->tcp_ok), *nats = json_pack("{s:b}", "up", p->nats_ok);
     if (p->tcp_ok)
         json_object_set_new(tcp, "us", json_integer(p->tcp_connect_us));
     if (p->nats_ok)

@@ -316,14 +316,15 @@ static void write_connectivity(text_t *t, const fleet_view_t *v, size_t n)
     static const char *const probe_names[2] = {"tcp", "nats"};
     family(t, "bosun_connectivity_up", "gauge",
            "1 when the source node's latest probe of the target succeeded, by probe: tcp (connect) or nats "
-           "(a ping request through NATS). From live sources' heartbeats.");
+           "(a ping request through NATS). From live sources' heartbeats; no tcp series when the source "
+           "knows no address of the target.");
     for (size_t i = 0; i < n; i++) {
         if (!source_alive(&v[i]))
             continue;
         for (size_t k = 0; k < v[i].n_probes; k++) {
             const fleet_probe_t *p = &v[i].probes[k];
             bool up[2] = {p->tcp_ok, p->nats_ok};
-            for (int j = 0; j < 2; j++) {
+            for (int j = p->tcp_tested ? 0 : 1; j < 2; j++) {
                 sample(t, "bosun_connectivity_up", "source", v[i].node, "target", p->target, "probe",
                        probe_names[j]);
                 value_u64(t, up[j]);

@@ -202,12 +202,14 @@
   function cellClass(c) {
     if (!c) return 'none';
     if (!LIVE[c.sourceStatus]) return 'stale';
-    const up = (c.tcp.up ? 1 : 0) + (c.nats.up ? 1 : 0);
-    return up === 2 ? 'up' : up === 1 ? 'half' : 'down';
+    const tested = c.tcp.tested ? 2 : 1; /* no address known: only the NATS ping counts */
+    const up = (c.tcp.tested && c.tcp.up ? 1 : 0) + (c.nats.up ? 1 : 0);
+    return up === tested ? 'up' : up > 0 ? 'half' : 'down';
   }
 
   function cellTitle(c) {
-    const part = (name, p) => name + ' ' + (p.up ? 'up ' + micros(p.us || 0) : 'DOWN');
+    const part = (name, p) => name + ' ' + (p.tested === false ? 'not measured (no address)' :
+      p.up ? 'up ' + micros(p.us || 0) : 'DOWN');
     return c.source + ' → ' + c.target + ': ' + part('tcp', c.tcp) + ', ' + part('nats', c.nats) + ', ' +
       age(c.ageMs) + ' ago' + (c.error ? ' — ' + c.error : '') + (LIVE[c.sourceStatus] ? '' : ' (source ' +
       c.sourceStatus + ')');
@@ -252,7 +254,7 @@
   function drawFailing(d) {
     const rows = d.failing.map((c) => '<tr data-source="' + esc(c.source) + '" data-target="' + esc(c.target) +
       '"><td><span class="cell ' + cellClass(c) + '"></span></td><td>' + esc(c.source) + ' → ' + esc(c.target) +
-      '</td><td>tcp ' + (c.tcp.up ? 'up' : '<b>down</b>') + ', nats ' + (c.nats.up ? 'up' : '<b>down</b>') +
+      '</td><td>tcp ' + (!c.tcp.tested ? 'not measured' : c.tcp.up ? 'up' : '<b>down</b>') + ', nats ' + (c.nats.up ? 'up' : '<b>down</b>') +
       '</td><td class="muted">' + age(c.ageMs) + ' ago</td><td class="out">' + esc(c.error) + '</td></tr>');
     $('failing').innerHTML = rows.length ? rows.join('') : '<tr><td class="muted">none</td></tr>';
     $('failing-note').textContent = d.failing.length >= 100 ? 'the first 100' : '';

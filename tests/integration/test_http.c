@@ -665,20 +665,24 @@ static void test_metrics_are_well_formed_and_complete(void **state)
 
 /* ---- connectivity: a test node's heartbeats carry probes ------------------------------ */
 
-/* What "probe-src" reports: n1 fine, n2 not on TCP, n3 not at all, n1 again, and a hostile name. */
+/*
+ * What "probe-src" reports: n1 fine, n2 not on TCP, n3 not at all, n1 again, a hostile name, and
+ * n4 whose address it does not know (TCP not measured: neither a failure nor a tcp series).
+ */
 typedef struct {
     const char *target;
-    bool tcp_ok, nats_ok;
+    bool tcp_tested, tcp_ok, nats_ok;
     uint32_t tcp_us, nats_us;
     const char *error;
 } probe_in_t;
 
 static const probe_in_t probes_in[] = {
-    {"n1", true, true, 250, 900, ""},
-    {"n2", false, true, 0, 1200, "connect: Connection refused"},
-    {"n3", false, false, 0, 0, "timeout after 2000 ms"},
-    {"n1", true, true, 260, 910, ""}, /* a repeat: central keeps one of them */
-    {"evil\"tar\\get", false, false, 0, 0, "no such node"},
+    {"n1", true, true, true, 250, 900, ""},
+    {"n2", true, false, true, 0, 1200, "connect: Connection refused"},
+    {"n3", true, false, false, 0, 0, "timeout after 2000 ms"},
+    {"n1", true, true, true, 260, 910, ""}, /* a repeat: central keeps one of them */
+    {"evil\"tar\\get", true, false, false, 0, 0, "no such node"},
+    {"n4", false, false, true, 0, 700, ""},
 };
 #define N_PROBES_IN (sizeof probes_in / sizeof probes_in[0])
 
@@ -714,6 +718,7 @@ static void publish_probe_heartbeat(void)
     for (size_t i = 0; i < N_PROBES_IN; i++) {
         bosun__probe_result__init(&pr[i]);
         pr[i].target = (char *)probes_in[i].target;
+        pr[i].tcp_tested = probes_in[i].tcp_tested;
         pr[i].tcp_ok = probes_in[i].tcp_ok;
         pr[i].nats_ok = probes_in[i].nats_ok;
         pr[i].tcp_connect_us = probes_in[i].tcp_us;
@@ -802,8 +807,8 @@ static void test_connectivity_from_heartbeat_probes(void **state)
     assert_int_equal(http_get("/api/connectivity", &body), 200);
     assert_non_null(j = json_loads(body, 0, NULL));
     json_t *nodes = json_object_get(j, "nodes");
-    assert_int_equal(json_array_size(nodes), 5); /* evil"tar\get, n1, n2, n3, probe-src */
-    assert_string_equal(json_string_value(json_array_get(nodes, 4)), "probe-src");
+    assert_int_equal(json_array_size(nodes), 6); /* evil"tar\get, n1, n2, n3, n4, probe-src */
+    assert_string_equal(json_string_value(json_array_get(nodes, 5)), "probe-src");
     assert_int_equal(json_integer_value(json_object_get(j, "failingCells")), 3);
     assert_int_equal(json_array_size(json_object_get(j, "failing")), 3);
     json_t *c = cell_of(j, "probe-src", "n2");
@@ -816,7 +821,13 @@ static void test_connectivity_from_heartbeat_probes(void **state)
     /* Measured 1 s before its heartbeat left: the age says so, whatever the clocks. */
     json_int_t age = json_integer_value(json_object_get(c, "ageMs"));
     assert_true(age >= 1000 && age < 5000);
+    /* No address known for n4: TCP not measured, and the link is not failing (failingCells is 3). */
+    c = cell_of(j, "probe-src", "n4");
+    assert_non_null(c);
+    assert_false(json_bool_at(c, "tcp", "tested"));
+    assert_true(json_bool_at(c, "nats", "up"));
     c = cell_of(j, "probe-src", "n1");
+    assert_true(json_bool_at(c, "tcp", "tested"));
     assert_true(json_bool_at(c, "tcp", "up") && json_bool_at(c, "nats", "up"));
     json_int_t us = json_integer_value(json_object_get(json_object_get(c, "tcp"), "us"));
     assert_true(us == 250 || us == 260);
@@ -828,7 +839,7 @@ static void test_connectivity_from_heartbeat_probes(void **state)
     assert_non_null(j = json_loads(body, 0, NULL));
     assert_int_equal(json_array_size(json_object_get(j, "nodes")), 2);
     assert_true(json_is_true(json_object_get(j, "truncated")));
-    assert_int_equal(json_integer_value(json_object_get(j, "totalNodes")), 5);
+    assert_int_equal(json_integer_value(json_object_get(j, "totalNodes")), 6);
     json_decref(j);
     free(body);
     assert_int_equal(http_get("/api/connectivity?filter=N3", &body), 200);
@@ -859,6 +870,7 @@ static void test_connectivity_from_heartbeat_probes(void **state)
         {"bosun_connectivity_up{source=\"probe-src\",target=\"n3\",probe=\"nats\"}", 0},
         {"bosun_connectivity_up{source=\"probe-src\",target=\"evil\\\"tar\\\\get\",probe=\"tcp\"}", 0},
         {"bosun_connectivity_rtt_seconds{source=\"probe-src\",target=\"n2\",probe=\"nats\"}", 0.0012},
+        {"bosun_connectivity_up{source=\"probe-src\",target=\"n4\",probe=\"nats\"}", 1},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         double v = sample_value(body, want[i].series);
@@ -871,6 +883,8 @@ static void test_connectivity_from_heartbeat_probes(void **state)
     /* No round trip for a probe that failed. */
     assert_true(sample_value(body, "bosun_connectivity_rtt_seconds{source=\"probe-src\",target=\"n2\",probe=\"tcp\"}") < 0);
     assert_true(sample_value(body, "bosun_connectivity_rtt_seconds{source=\"probe-src\",target=\"n3\",probe=\"nats\"}") < 0);
+    /* TCP to n4 was not measured: no tcp series at all rather than a false "down". */
+    assert_true(sample_value(body, "bosun_connectivity_up{source=\"probe-src\",target=\"n4\",probe=\"tcp\"}") < 0);
     check_with_promtool(body);
     free(body);
 
