@@ -7,8 +7,9 @@
  * directory, and the file proves what ran. Allow-lists refuse methods and
  * argv outside them. End to end, bosun-central (real binary, its key from
  * `bosun-central keygen`) delivers a signed command from inmsg.txt to an
- * agent trusting central.pub; and an agent with runAsUser "nobody" runs a
- * command as nobody.
+ * agent trusting central.pub, and `bosun-central request` signs with the
+ * same key (unsigned without it, and refused); and an agent with runAsUser
+ * "nobody" runs a command as nobody.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -397,6 +398,71 @@ static void test_central_signs_what_it_delivers(void **state)
     free(pub);
 }
 
+/* Runs `bosun-central request` with args; returns its exit code, output in *out. */
+static int run_request(char **args, char **out)
+{
+    char *argv[32] = {BOSUN_CENTRAL_BIN, "request", "--brokerAddress", (char *)harness_natsd_url(fx.natsd)};
+    size_t n = 4;
+    for (size_t i = 0; args[i] != NULL && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int code = -1;
+    assert_int_equal(harness_run(argv, 20000, out, &code), 0);
+    return code;
+}
+
+/*
+ * `bosun-central request` signs with central's key (the one keygen made in
+ * its data directory), so an agent trusting central.pub runs it; without a
+ * key it warns that the command goes unsigned, and the agent refuses it.
+ */
+static void test_request_is_signed_with_central_key(void **state)
+{
+    (void)state;
+    char central_dir[700], empty_dir[700], pub_path[800];
+    snprintf(central_dir, sizeof central_dir, "%s/central-req", fx.dir);
+    snprintf(empty_dir, sizeof empty_dir, "%s/no-key", fx.dir);
+    char *out = NULL;
+    int code = -1;
+    char *keygen[] = {BOSUN_CENTRAL_BIN, "keygen", "--data-dir", central_dir, NULL};
+    assert_int_equal(harness_run(keygen, 10000, &out, &code), 0);
+    assert_int_equal(code, 0);
+    free(out);
+    snprintf(pub_path, sizeof pub_path, "%s/central.pub", central_dir);
+    char *pub = harness_read_file(pub_path, NULL);
+    assert_non_null(pub);
+    pub[strcspn(pub, "\n")] = '\0';
+
+    char extra[512], data_dir[700], path[800];
+    snprintf(extra, sizeof extra, "\"security\": {\"trustedKeys\": [\"%s\"]}", pub);
+    harness_proc_t *agent = start_agent("ship4", extra, data_dir, sizeof data_dir);
+
+    char *signed_args[] = {"--data-dir", central_dir, "--to", "ship4", "--method", "shellCommand",
+                           "--", "bash", "-c", "echo signed > REQ_SIGNED", NULL};
+    code = run_request(signed_args, &out);
+    if (code != 0)
+        fail_msg("signed request failed (%d): %s", code, out);
+    assert_non_null(strstr(out, "\"status\":\"OK\""));
+    free(out);
+    snprintf(path, sizeof path, "%s/REQ_SIGNED", data_dir);
+    assert_int_equal(access(path, F_OK), 0);
+
+    /* No key in that data directory: sent unsigned, said so, refused, not run. */
+    char *unsigned_args[] = {"--data-dir", empty_dir, "--to", "ship4", "--method", "shellCommand",
+                             "--", "bash", "-c", "echo unsigned > REQ_UNSIGNED", NULL};
+    code = run_request(unsigned_args, &out);
+    assert_int_equal(code, 1);
+    assert_non_null(strstr(out, "goes UNSIGNED"));
+    assert_non_null(strstr(out, "\"status\":\"REJECTED\""));
+    assert_non_null(strstr(out, "unsigned"));
+    free(out);
+    snprintf(path, sizeof path, "%s/REQ_UNSIGNED", data_dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+
+    harness_proc_stop(agent, 5000, NULL);
+    free(pub);
+}
+
 static void test_run_as_nobody(void **state)
 {
     (void)state;
@@ -444,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_signed_command_runs_once_and_replays_run_nothing),
         cmocka_unit_test(test_allow_lists),
         cmocka_unit_test(test_central_signs_what_it_delivers),
+        cmocka_unit_test(test_request_is_signed_with_central_key),
         cmocka_unit_test(test_run_as_nobody),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
