@@ -477,17 +477,24 @@ static void nats_free(bosun_nats_t *n)
 
 /* ---- reopening after nats.c gave up -------------------------------------------- */
 
+/* The CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait on n->cv. */
+static struct timespec deadline_in(unsigned ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
 /* Waits on n->cv (mu held) until ms passed or stop_reopen; true if stopped. */
 static bool reopen_sleep(bosun_nats_t *n, unsigned ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = deadline_in(ms);
     while (!n->stop_reopen)
         if (pthread_cond_timedwait(&n->cv, &n->mu, &until) == ETIMEDOUT)
             break;
@@ -842,14 +849,7 @@ void bosun_nats_close(bosun_nats_t *n, int timeout_ms)
      * may only be freed once every connection's has run. Bounded wait: if
      * one never comes, n is leaked rather than freed under its feet.
      */
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += CLOSED_CB_WAIT_MS / 1000;
-    until.tv_nsec += (long)(CLOSED_CB_WAIT_MS % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = deadline_in(CLOSED_CB_WAIT_MS);
     pthread_mutex_lock(&n->mu);
     while (n->live > 0) {
         if (pthread_cond_timedwait(&n->cv, &n->mu, &until) == ETIMEDOUT)

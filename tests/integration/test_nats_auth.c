@@ -199,10 +199,10 @@ static const char *write_conf(fx_t *fx, const char *name, const char *text)
 
 /*
  * Connects the test's client to the server: url may carry user:password@ or
- * token@; with tls, the CA and the client certificate are loaded. NULL when
- * it does not connect within a few tries.
+ * token@; with tls, the CA and the client certificate are loaded; creds (may
+ * be NULL) is a .creds file. NULL when it does not connect within a few tries.
  */
-static natsConnection *connect_client(const char *url, bool tls, bool client_cert)
+static natsConnection *connect_client(const char *url, bool tls, bool client_cert, const char *creds)
 {
     natsOptions *o = NULL;
     natsConnection *nc = NULL;
@@ -217,6 +217,8 @@ static natsConnection *connect_client(const char *url, bool tls, bool client_cer
         if (client_cert)
             natsOptions_LoadCertificatesChain(o, g.client_cert, g.client_key);
     }
+    if (creds != NULL)
+        natsOptions_SetUserCredentialsFromFiles(o, creds, NULL);
     for (int i = 0; i < 10 && nc == NULL; i++)
         if (natsConnection_Connect(&nc, o) != NATS_OK)
             usleep(100000);
@@ -227,7 +229,7 @@ static natsConnection *connect_client(const char *url, bool tls, bool client_cer
 /* Client connection plus a heartbeat subscription for node. */
 static void client_up(fx_t *fx, const char *url, bool tls, const char *node)
 {
-    fx->nc = connect_client(url, tls, true);
+    fx->nc = connect_client(url, tls, true, NULL);
     assert_non_null(fx->nc);
     char subject[128];
     snprintf(subject, sizeof subject, "%s.event.heartbeat", node);
@@ -353,44 +355,30 @@ static json_t *central_results(const char *data_dir)
     return all;
 }
 
-static void test_tls_client_certs_agent_and_central(void **state)
+/*
+ * Starts central with the "nats" members nats_extra on url, drops a ping to
+ * node into its inmsg.txt, and asserts the result comes back OK (read with
+ * `bosun-central results`) within 15 s.
+ */
+static void expect_central_ping(fx_t *fx, const char *url, const char *nats_extra, const char *node)
 {
-    fx_t *fx = *state;
-    start_server(fx, g.tls_conf);
-    const char *url = harness_natsd_url(fx->natsd);
-
-    /* The server really demands TLS and a client certificate. */
-    natsConnection *plain = connect_client(url, false, false);
-    assert_null(plain);
-    natsConnection *no_cert = connect_client(url, true, false);
-    assert_null(no_cert);
-
-    client_up(fx, url, true, "tls-n1");
-    char tls[2048], extra[2200];
-    tls_member(tls, sizeof tls, g.ca);
-    start_agent(fx, "tls-n1", tls);
-    expect_ping(fx, "tls-n1");
-    expect_heartbeat(fx, "tls-n1", 5000);
-    expect_log(fx->agent, "connected to", 1000);
-
-    /* Central over TLS: a ping dropped into inmsg.txt comes back OK. */
-    char cfg[700], data[700], inmsg[800], log[700], json[4096];
+    char cfg[700], data[700], inmsg[800], log[700], json[4096], drop[256];
     snprintf(cfg, sizeof cfg, "%s/central.json", fx->dir);
     snprintf(data, sizeof data, "%s/central", fx->dir);
     snprintf(inmsg, sizeof inmsg, "%s/inmsg.txt", data);
     snprintf(log, sizeof log, "%s/central.log", fx->dir);
-    snprintf(extra, sizeof extra, "%s", tls);
     snprintf(json, sizeof json,
              "{\"id\": \"central\", \"dataDir\": \"%s\",\n"
              " \"nats\": {\"servers\": [\"%s\"], %s},\n"
+             " \"http\": {\"listen\": \"\"},\n"
              " \"delivery\": {\"ackTimeoutSecs\": 1, \"retryWaitSecs\": 0.2, \"maxRetryWaitSecs\": 1}}\n",
-             data, url, extra);
+             data, url, nats_extra);
     assert_int_equal(harness_write_file(cfg, json), 0);
     char *argv[] = {BOSUN_CENTRAL_BIN, "--config-file", cfg, "--log-level", "4", NULL};
     assert_int_equal(harness_proc_start(argv, log, &fx->central), 0);
     expect_log(fx->central, "running: inbox", 10000);
     expect_log(fx->central, "connected to", 5000);
-    const char *drop = "[{\"toNode\": \"tls-n1\", \"method\": \"ping\"}]\n";
+    snprintf(drop, sizeof drop, "[{\"toNode\": \"%s\", \"method\": \"ping\"}]\n", node);
     int fd = open(inmsg, O_WRONLY | O_APPEND | O_CREAT, 0660);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, drop, strlen(drop)), (ssize_t)strlen(drop));
@@ -412,8 +400,32 @@ static void test_tls_client_certs_agent_and_central(void **state)
     assert_int_equal(json_array_size(res), 1);
     json_t *r = json_array_get(res, 0);
     assert_string_equal(json_string_value(json_object_get(r, "status")), "OK");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "message"), "node")), "tls-n1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "message"), "node")), node);
     json_decref(res);
+}
+
+static void test_tls_client_certs_agent_and_central(void **state)
+{
+    fx_t *fx = *state;
+    start_server(fx, g.tls_conf);
+    const char *url = harness_natsd_url(fx->natsd);
+
+    /* The server really demands TLS and a client certificate. */
+    natsConnection *plain = connect_client(url, false, false, NULL);
+    assert_null(plain);
+    natsConnection *no_cert = connect_client(url, true, false, NULL);
+    assert_null(no_cert);
+
+    client_up(fx, url, true, "tls-n1");
+    char tls[2048];
+    tls_member(tls, sizeof tls, g.ca);
+    start_agent(fx, "tls-n1", tls);
+    expect_ping(fx, "tls-n1");
+    expect_heartbeat(fx, "tls-n1", 5000);
+    expect_log(fx->agent, "connected to", 1000);
+
+    /* Central over TLS: a ping dropped into inmsg.txt comes back OK. */
+    expect_central_ping(fx, url, tls, "tls-n1");
 }
 
 static void test_tls_wrong_ca_never_connects(void **state)
@@ -549,24 +561,6 @@ static void chain_make(chain_t *c)
     assert_non_null(c->other_user_jwt);
 }
 
-/* Connects the test's own client (nats.c, no bosun code) with a creds file. */
-static natsConnection *connect_creds(const char *url, const char *creds)
-{
-    natsOptions *o = NULL;
-    natsConnection *nc = NULL;
-    if (natsOptions_Create(&o) != NATS_OK)
-        return NULL;
-    natsOptions_SetURL(o, url);
-    natsOptions_SetSendAsap(o, true);
-    natsOptions_SetTimeout(o, 2000);
-    natsOptions_SetUserCredentialsFromFiles(o, creds, NULL);
-    for (int i = 0; i < 10 && nc == NULL; i++)
-        if (natsConnection_Connect(&nc, o) != NATS_OK)
-            usleep(100000);
-    natsOptions_Destroy(o);
-    return nc;
-}
-
 static void test_creds_file_agent_and_central(void **state)
 {
     fx_t *fx = *state;
@@ -585,10 +579,10 @@ static void test_creds_file_agent_and_central(void **state)
     const char *url = harness_natsd_url(fx->natsd);
 
     /* The server really is in operator mode: no credentials, no entry. */
-    natsConnection *anon = connect_client(url, false, false);
+    natsConnection *anon = connect_client(url, false, false, NULL);
     assert_null(anon);
 
-    fx->nc = connect_creds(url, creds);
+    fx->nc = connect_client(url, false, false, creds);
     assert_non_null(fx->nc);
     assert_int_equal(natsConnection_SubscribeSync(&fx->hb, fx->nc, "creds-n1.event.heartbeat"), NATS_OK);
     assert_int_equal(natsConnection_Flush(fx->nc), NATS_OK);
@@ -600,44 +594,7 @@ static void test_creds_file_agent_and_central(void **state)
     expect_heartbeat(fx, "creds-n1", 5000);
 
     /* Central with the same creds file: a ping from inmsg.txt comes back OK. */
-    char cfg[700], data[700], inmsg[800], log[700], json[4096];
-    snprintf(cfg, sizeof cfg, "%s/central.json", fx->dir);
-    snprintf(data, sizeof data, "%s/central", fx->dir);
-    snprintf(inmsg, sizeof inmsg, "%s/inmsg.txt", data);
-    snprintf(log, sizeof log, "%s/central.log", fx->dir);
-    snprintf(json, sizeof json,
-             "{\"id\": \"central\", \"dataDir\": \"%s\",\n"
-             " \"nats\": {\"servers\": [\"%s\"], %s},\n"
-             " \"http\": {\"listen\": \"\"},\n"
-             " \"delivery\": {\"ackTimeoutSecs\": 1, \"retryWaitSecs\": 0.2, \"maxRetryWaitSecs\": 1}}\n",
-             data, url, member);
-    assert_int_equal(harness_write_file(cfg, json), 0);
-    char *argv[] = {BOSUN_CENTRAL_BIN, "--config-file", cfg, "--log-level", "4", NULL};
-    assert_int_equal(harness_proc_start(argv, log, &fx->central), 0);
-    expect_log(fx->central, "running: inbox", 10000);
-    expect_log(fx->central, "connected to", 5000);
-    const char *drop = "[{\"toNode\": \"creds-n1\", \"method\": \"ping\"}]\n";
-    int fd = open(inmsg, O_WRONLY | O_APPEND | O_CREAT, 0660);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, drop, strlen(drop)), (ssize_t)strlen(drop));
-    close(fd);
-    json_t *res = NULL;
-    for (int waited = 0; waited < 15000; waited += 250) {
-        res = central_results(data);
-        if (json_array_size(res) >= 1)
-            break;
-        json_decref(res);
-        res = NULL;
-        usleep(250000);
-    }
-    if (res == NULL) {
-        show_log(fx->central, "central");
-        fail_msg("central finished no message within 15 s");
-    }
-    json_t *r = json_array_get(res, 0);
-    assert_string_equal(json_string_value(json_object_get(r, "status")), "OK");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "message"), "node")), "creds-n1");
-    json_decref(res);
+    expect_central_ping(fx, url, member, "creds-n1");
 
     /* A user of an account the server does not trust: refused, and said so. */
     stop_agent(fx);
