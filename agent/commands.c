@@ -447,31 +447,23 @@ static void on_event(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
 
 bosun_status_t agent_subscribe(agent_t *a, bosun_err_t *err)
 {
+    /* Made again on a reopened connection (natsconn.h). A slow command must
+     * not make NATS drop requests queued behind it: generous pending limits. */
     char subject[BOSUN_NAME_MAX + 32];
-    natsConnection *nc = bosun_nats_conn(a->nats);
     snprintf(subject, sizeof subject, "%s.command.>", a->node);
-    natsStatus s = natsConnection_Subscribe(&a->command_sub, nc, subject, on_command, a);
-    if (s == NATS_OK) {
-        snprintf(subject, sizeof subject, "%s.event.>", a->node);
-        s = natsConnection_Subscribe(&a->event_sub, nc, subject, on_event, a);
-    }
-    if (s != NATS_OK)
-        return bosun_nats_err(s, "natsConnection_Subscribe", err);
-    /* A slow command must not make NATS drop requests queued behind it. */
-    natsSubscription_SetPendingLimits(a->command_sub, 65536, 64 * 1024 * 1024);
-    natsSubscription_SetPendingLimits(a->event_sub, 65536, 64 * 1024 * 1024);
-    return BOSUN_OK;
+    bosun_status_t st = bosun_nats_subscribe(a->nats, subject, on_command, a, 65536,
+                                             64 * 1024 * 1024, err);
+    if (st != BOSUN_OK)
+        return st;
+    snprintf(subject, sizeof subject, "%s.event.>", a->node);
+    return bosun_nats_subscribe(a->nats, subject, on_event, a, 65536, 64 * 1024 * 1024, err);
 }
 
 void agent_unsubscribe(agent_t *a)
 {
-    natsSubscription *subs[] = {a->command_sub, a->event_sub};
-    for (size_t i = 0; i < 2; i++)
-        if (subs[i] != NULL) {
-            natsSubscription_Unsubscribe(subs[i]);
-            natsSubscription_Destroy(subs[i]);
-        }
-    a->command_sub = a->event_sub = NULL;
+    /* Both subscriptions have the agent as closure (a->command_sub and
+     * a->event_sub are no longer used). */
+    bosun_nats_unsubscribe(a->nats, a);
 }
 
 void agent_recover(agent_t *a)

@@ -441,7 +441,8 @@ bosun_status_t elector_new(const bosun_agent_config_t *cfg, uint64_t instance_id
         goto fail;
     if ((rc = mcast_open(&cfg->net, &el->mc, err)) != BOSUN_OK)
         goto fail;
-    if ((rc = scripts_new(n > 4 ? 4 : (n ? (int)n : 1), envp, cfg->data_dir, &el->scripts)) != BOSUN_OK) {
+    if ((rc = scripts_new(n > 4 ? 4 : (n ? (int)n : 1), envp, cfg->data_dir,
+                           cfg->security.run_as_user, &el->scripts)) != BOSUN_OK) {
         bosun_errf(err, rc, "cannot start the script runner");
         goto fail;
     }

@@ -27,6 +27,7 @@
 
 #include "clock.h"
 #include "exec.h"
+#include "security.h"
 
 /* Scripts queued, running or finished but not yet taken, at most. */
 #define SCRIPTS_MAX_PENDING 1024u
@@ -58,6 +59,7 @@ struct scripts {
     int efd;
     char *const *envp;    /* borrowed */
     char *cwd;            /* owned, or NULL */
+    security_user_t user; /* who scripts run as */
     worker_t *workers;
     int n_workers;        /* threads started */
 };
@@ -158,6 +160,11 @@ static void run_entry(scripts_t *s, entry_t *e)
         .argv = argv,
         .envp = s->envp,
         .cwd = s->cwd,
+        .switch_user = s->user.switch_user,
+        .uid = s->user.uid,
+        .gid = s->user.gid,
+        .groups = s->user.groups,
+        .n_groups = s->user.n_groups,
         .timeout_ms = e->timeout_ms,
         .max_output = sizeof e->res.output - 1,
         .cancel = &s->cancel,
@@ -231,10 +238,12 @@ static void scripts_destroy(scripts_t *s)
     pthread_mutex_destroy(&s->mu);
     free(s->workers);
     free(s->cwd);
+    security_user_free(&s->user);
     free(s);
 }
 
-bosun_status_t scripts_new(int workers, char *const *envp, const char *cwd, scripts_t **out)
+bosun_status_t scripts_new(int workers, char *const *envp, const char *cwd, const char *run_as_user,
+                           scripts_t **out)
 {
     if (out == NULL || envp == NULL || workers < 1 || workers > SCRIPTS_MAX_WORKERS)
         return BOSUN_ERR_INVALID;
@@ -256,6 +265,11 @@ bosun_status_t scripts_new(int workers, char *const *envp, const char *cwd, scri
     if (s->efd < 0) {
         scripts_destroy(s);
         return BOSUN_ERR_SYS;
+    }
+    bosun_status_t st = security_user_resolve(run_as_user, &s->user, NULL);
+    if (st != BOSUN_OK) {
+        scripts_destroy(s);
+        return st;
     }
 
     /* Workers block every signal, so that process signals reach the

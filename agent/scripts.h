@@ -4,7 +4,8 @@
  *
  * onIdle, beforeGoingActive, onGoingActive, beforeActive and onActive run via
  * fork/exec (exec.c: own process group, fixed environment, no inherited
- * fds) with the resource id as argv[1] and a timeout; a script that hangs is
+ * fds), as security.runAsUser when set (like commands), with the resource
+ * id as argv[1] and a timeout; a script that hangs is
  * killed with its group and reported as failed (for beforeGoingActive and
  * beforeActive that is a refusal). Scripts of one resource run one at a time
  * in the order asked; different resources run in parallel on a few workers.
@@ -37,9 +38,12 @@ typedef struct {
 
 /*
  * Starts the runner with `workers` threads. envp is borrowed (it must
- * outlive the runner); cwd may be NULL.
+ * outlive the runner); cwd may be NULL; scripts run as the user run_as_user
+ * (NULL or "": the agent's own). Returns BOSUN_ERR_CONFIG when that user
+ * cannot be resolved or switched to (see security_user_resolve).
  */
-bosun_status_t scripts_new(int workers, char *const *envp, const char *cwd, scripts_t **out);
+bosun_status_t scripts_new(int workers, char *const *envp, const char *cwd, const char *run_as_user,
+                           scripts_t **out);
 
 /* Stops: running scripts get their group killed; queued ones are dropped. NULL: no-op. */
 void scripts_free(scripts_t *s);

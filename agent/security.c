@@ -9,9 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Resolves name to uid, gid and supplementary groups. */
-static bosun_status_t resolve_user(const char *name, security_t *s, bosun_err_t *err)
+bosun_status_t security_user_resolve(const char *name, security_user_t *u, bosun_err_t *err)
 {
+    memset(u, 0, sizeof *u);
+    if (name == NULL || name[0] == '\0')
+        return BOSUN_OK;
     char buf[16384];
     struct passwd pw, *res = NULL;
     int e = getpwnam_r(name, &pw, buf, sizeof buf, &res);
@@ -19,31 +21,40 @@ static bosun_status_t resolve_user(const char *name, security_t *s, bosun_err_t 
         return bosun_errf(err, BOSUN_ERR_CONFIG,
                           "key 'security.runAsUser': no user '%.64s' on this system%s%s", name,
                           e != 0 ? ": " : "", e != 0 ? strerror(e) : "");
-    s->uid = pw.pw_uid;
-    s->gid = pw.pw_gid;
-    if (s->uid == geteuid())
+    u->uid = pw.pw_uid;
+    u->gid = pw.pw_gid;
+    if (u->uid == geteuid())
         return BOSUN_OK; /* already that user: nothing to switch */
     if (geteuid() != 0)
         return bosun_errf(err, BOSUN_ERR_CONFIG,
                           "key 'security.runAsUser': the agent runs as uid %u, not root, so it "
                           "cannot run commands as '%.64s' (uid %u); run it as root or drop the key",
-                          (unsigned)geteuid(), name, (unsigned)s->uid);
+                          (unsigned)geteuid(), name, (unsigned)u->uid);
     int n = 64;
     for (int tries = 0; tries < 4; tries++) {
-        gid_t *g = realloc(s->groups, (size_t)n * sizeof *g);
-        if (g == NULL)
+        gid_t *g = realloc(u->groups, (size_t)n * sizeof *g);
+        if (g == NULL) {
+            security_user_free(u);
             return BOSUN_ERR_NOMEM;
-        s->groups = g;
+        }
+        u->groups = g;
         int want = n;
-        if (getgrouplist(name, pw.pw_gid, s->groups, &want) >= 0) {
-            s->n_groups = (size_t)want;
-            s->switch_user = true;
+        if (getgrouplist(name, pw.pw_gid, u->groups, &want) >= 0) {
+            u->n_groups = (size_t)want;
+            u->switch_user = true;
             return BOSUN_OK;
         }
         n = want > n ? want : n * 2;
     }
+    security_user_free(u);
     return bosun_errf(err, BOSUN_ERR_CONFIG, "key 'security.runAsUser': cannot list the groups of '%.64s'",
                       name);
+}
+
+void security_user_free(security_user_t *u)
+{
+    free(u->groups);
+    memset(u, 0, sizeof *u);
 }
 
 bosun_status_t security_init(const bosun_security_config_t *cfg, const bosun_log_t *log, security_t *s,
@@ -69,11 +80,18 @@ bosun_status_t security_init(const bosun_security_config_t *cfg, const bosun_log
                  "publish on NATS; set security.trustedKeys to central's public key (central.pub)");
     }
     if (cfg->run_as_user != NULL && cfg->run_as_user[0] != '\0') {
-        bosun_status_t st = resolve_user(cfg->run_as_user, s, err);
+        security_user_t u;
+        bosun_status_t st = security_user_resolve(cfg->run_as_user, &u, err);
         if (st != BOSUN_OK) {
             security_free(s);
             return st;
         }
+        /* security_t keeps the user's fields flat (commands read them). */
+        s->switch_user = u.switch_user;
+        s->uid = u.uid;
+        s->gid = u.gid;
+        s->groups = u.groups;
+        s->n_groups = u.n_groups;
         if (s->switch_user)
             log_info(log, "security", "commands run as user %s (uid %u, gid %u)", cfg->run_as_user,
                      (unsigned)s->uid, (unsigned)s->gid);

@@ -18,6 +18,25 @@
 #include "log.h"
 #include "sign.h"
 
+/* The unprivileged user commands and transition scripts run as. */
+typedef struct {
+    bool switch_user;         /* false: they run as the agent's own user */
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;            /* supplementary groups of the user (owned) */
+    size_t n_groups;
+} security_user_t;
+
+/*
+ * Resolves name (NULL or "": the agent's own user, nothing to switch) into
+ * *u. Fails with BOSUN_ERR_CONFIG for an unknown user, or a user other than
+ * our own when we are not root (we could not switch to it).
+ * security_user_free releases it.
+ */
+bosun_status_t security_user_resolve(const char *name, security_user_t *u, bosun_err_t *err);
+
+void security_user_free(security_user_t *u);
+
 typedef struct {
     sign_pubkey_t *keys;      /* trusted keys; n_keys == 0: unsigned commands accepted */
     size_t n_keys;

@@ -1,4 +1,11 @@
-/* tools.c - `watch` and `request`: NATS clients that print JSON lines. */
+/*
+ * tools.c - `watch` and `request`: NATS clients that print JSON lines.
+ *
+ * `request` signs its command with central's key (signing.keyFile, default
+ * <dataDir>/central.key: the key that central and `send` use), so agents
+ * that trust central.pub execute it. Without a key file it sends the
+ * command unsigned and says so; a key file it cannot use is an error.
+ */
 #include "tools.h"
 
 #include <getopt.h>
@@ -17,28 +24,41 @@
 #include "config.h"
 #include "name.h"
 #include "natsconn.h"
+#include "sign.h"
 
 typedef struct {
-    bosun_nats_config_t nats;
+    bosun_central_config_t cfg;  /* defaults, or the --config-file */
     bosun_log_t log;
 } client_t;
 
-static int client_open(client_t *c, const char *brokers, const char *name, bosun_nats_t **out)
+/*
+ * Loads central's config (defaults, then config_file when not NULL) into
+ * c->cfg, with --brokerAddress over its servers. Returns 0, or the exit code
+ * after saying what was wrong. client_close frees c->cfg either way.
+ */
+static int client_config(client_t *c, const char *config_file, const char *brokers)
 {
     bosun_err_t err = {0};
-    bosun_central_config_t defaults;
-    if (bosun_central_config_init(&defaults) != BOSUN_OK)
-        return 1;
-    c->nats = defaults.nats;
-    defaults.nats = (bosun_nats_config_t){0};
-    bosun_central_config_free(&defaults);
+    memset(&c->cfg, 0, sizeof c->cfg); /* freeing a zeroed config is a no-op */
     c->log = (bosun_log_t){.level = BOSUN_LOG_WARN, .out = stderr};
-    if (brokers && bosun_nats_config_set_servers(&c->nats, brokers, &err) != BOSUN_OK) {
+    if (bosun_central_config_init(&c->cfg) != BOSUN_OK)
+        return 1;
+    if (config_file != NULL && bosun_central_config_load(&c->cfg, config_file, &err) != BOSUN_OK) {
         fprintf(stderr, "bosun-central: %s\n", err.msg);
         return 2;
     }
+    if (brokers && bosun_nats_config_set_servers(&c->cfg.nats, brokers, &err) != BOSUN_OK) {
+        fprintf(stderr, "bosun-central: %s\n", err.msg);
+        return 2;
+    }
+    return 0;
+}
+
+static int client_open(client_t *c, const char *name, bosun_nats_t **out)
+{
+    bosun_err_t err = {0};
     bosun_nats_opts_t opts = {.client_name = name};
-    if (bosun_nats_open(&c->nats, &opts, &c->log, out, &err) != BOSUN_OK) {
+    if (bosun_nats_open(&c->cfg.nats, &opts, &c->log, out, &err) != BOSUN_OK) {
         fprintf(stderr, "bosun-central: %s\n", err.msg);
         return 1;
     }
@@ -48,9 +68,7 @@ static int client_open(client_t *c, const char *brokers, const char *name, bosun
 static void client_close(client_t *c, bosun_nats_t *n)
 {
     bosun_nats_close(n, 1000);
-    bosun_central_config_t holder = {0};
-    holder.nats = c->nats;
-    bosun_central_config_free(&holder);
+    bosun_central_config_free(&c->cfg);
 }
 
 static void print_json_line(json_t *obj)
@@ -105,9 +123,14 @@ int tool_watch(int argc, char **argv)
     int sigfd = cli_signalfd();
     client_t cl;
     bosun_nats_t *n = NULL;
-    int rc = client_open(&cl, brokers, "bosun-central watch", &n);
-    if (rc != 0)
+    int rc = client_config(&cl, NULL, brokers);
+    if (rc == 0)
+        rc = client_open(&cl, "bosun-central watch", &n);
+    if (rc != 0) {
+        client_close(&cl, n);
+        close(sigfd);
         return rc;
+    }
     natsSubscription *subs[16] = {0};
     int nsubs = 0;
     for (int i = optind; i < argc && nsubs < 16; i++) {
@@ -133,10 +156,43 @@ int tool_watch(int argc, char **argv)
     return rc;
 }
 
+/*
+ * Loads central's signing key for `request` into *key: signing.keyFile, else
+ * <dir_flag or dataDir>/central.key. No such file: *key stays NULL and a
+ * warning says the command goes unsigned. Returns 0 or an exit code.
+ */
+static int request_key(const bosun_central_config_t *cfg, const char *dir_flag, sign_key_t **key)
+{
+    char *sk_path = NULL, *pk_path = NULL;
+    bosun_err_t err = {0};
+    *key = NULL;
+    if (sign_key_paths(cfg->signing.key_file, dir_flag ? dir_flag : cfg->data_dir, &sk_path,
+                       &pk_path) != BOSUN_OK) {
+        fprintf(stderr, "bosun-central request: out of memory\n");
+        return 1;
+    }
+    int rc = 0;
+    bosun_status_t st = sign_key_load(sk_path, key, &err);
+    if (st == BOSUN_ERR_NOT_FOUND) {
+        fprintf(stderr, "bosun-central request: no signing key at %s: the command goes UNSIGNED, "
+                "and agents with security.trustedKeys refuse it (create the key with "
+                "`bosun-central keygen`, or name central's with --data-dir/--config-file)\n",
+                sk_path);
+    } else if (st != BOSUN_OK) {
+        fprintf(stderr, "bosun-central request: %s\n", err.msg);
+        rc = 2;
+    }
+    free(sk_path);
+    free(pk_path);
+    return rc;
+}
+
 int tool_request(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"brokerAddress", required_argument, NULL, 'b'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"config-file", required_argument, NULL, 'c'},
         {"to", required_argument, NULL, 't'},
         {"method", required_argument, NULL, 'm'},
         {"timeout", required_argument, NULL, 'T'},
@@ -145,17 +201,22 @@ int tool_request(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     static const char usage[] =
-        "usage: bosun-central request [--brokerAddress URLS] --to NODE --method M\n"
-        "                             [--timeout SECS] [--id ID] [-- DATA...]\n"
+        "usage: bosun-central request [--brokerAddress URLS] [--data-dir DIR | --config-file F]\n"
+        "                             --to NODE --method M [--timeout SECS] [--id ID] [-- DATA...]\n"
+        "  signs with central's key (signing.keyFile, default <dataDir>/central.key);\n"
+        "  the config file's nats section (servers, credentials, TLS) is used too\n"
         "  e.g. bosun-central request --to ship1 --method shellCommand -- bash -c 'uptime'\n";
     const char *brokers = NULL, *to = NULL, *method = NULL, *id = NULL;
+    const char *dir_flag = NULL, *config_file = NULL;
     double timeout = 10;
     bosun_err_t err = {0};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:t:m:T:i:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:d:c:t:m:T:i:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b': brokers = optarg; break;
+        case 'd': dir_flag = optarg; break;
+        case 'c': config_file = optarg; break;
         case 't': to = optarg; break;
         case 'm': method = optarg; break;
         case 'i': id = optarg; break;
@@ -198,16 +259,26 @@ int tool_request(int argc, char **argv)
     cmd.method_timeout_ms = (uint64_t)(timeout * 1000.0);
     cmd.sender = "bosun-central-request";
     cmd.attempt = 1;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (bosun_codec_encode(&cmd.base, &buf, &len) != BOSUN_OK)
-        return 1;
 
     client_t cl;
     bosun_nats_t *n = NULL;
-    int rc = client_open(&cl, brokers, "bosun-central request", &n);
+    int rc = client_config(&cl, config_file, brokers);
+    sign_key_t *key = NULL;
+    sign_sig_t sig;
+    if (rc == 0)
+        rc = request_key(&cl.cfg, dir_flag, &key);
+    if (rc == 0 && key != NULL && sign_command(key, &cmd, &sig) != BOSUN_OK)
+        rc = 1;
+    sign_key_free(key);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rc == 0 && bosun_codec_encode(&cmd.base, &buf, &len) != BOSUN_OK)
+        rc = 1;
+    if (rc == 0)
+        rc = client_open(&cl, "bosun-central request", &n);
     if (rc != 0) {
         free(buf);
+        client_close(&cl, n);
         return rc;
     }
     char subject[BOSUN_NAME_MAX * 2 + 16];

@@ -9,13 +9,15 @@
  *
  * nats.c needs the public key next to an nkey seed file
  * (natsOptions_SetNKeyFromSeed takes both) and has no public call that
- * derives it, so the public key is computed here from the seed: base32,
- * CRC16 and ed25519 (libsodium), as the nkeys format defines them.
+ * derives it, so the public key is computed here from the seed (nkey.c).
  */
 #include "natsconn.h"
 
+#include "nkey.h"
+
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,12 +32,28 @@
 #define MAX_PINGS_OUT 2
 /* Publications made while disconnected are kept up to this size. */
 #define RECONNECT_BUF_BYTES (8 * 1024 * 1024)
-/* How long bosun_nats_close() waits for nats.c's closed callback. */
+/* How long bosun_nats_close() waits for nats.c's closed callbacks. */
 #define CLOSED_CB_WAIT_MS 5000
+/* Reopening after nats.c gave up: first wait, doubled per failure up to the cap. */
+#define REOPEN_FIRST_MS 1000u
+#define REOPEN_MAX_MS 10000u
+
+/* A subscription made again on every connection that replaces the first. */
+typedef struct sub_entry {
+    struct sub_entry *next;
+    char *subject;
+    natsMsgHandler cb;
+    void *closure;
+    int max_msgs, max_bytes;     /* pending limits; 0: nats.c's */
+    natsSubscription *live;      /* on the current connection; NULL while it is closed */
+} sub_entry_t;
 
 struct bosun_nats {
-    natsConnection *nc;
+    /* The current connection; replaced only by the reopener (reopen_main). */
+    natsConnection *_Atomic nc;
+    natsOptions *opts;    /* kept to reopen with; retry-on-failed-connect off then */
     const bosun_log_t *log;
+    char auth[600];       /* the credentials presented, named when refused */
 
     /* Counters, written by nats.c's callback thread. */
     atomic_uint_fast64_t connects;
@@ -45,14 +63,29 @@ struct bosun_nats {
     atomic_uint_fast64_t discovered;
     atomic_uint_fast64_t lame_duck;
 
+    atomic_uint_fast64_t reopens;
+
     atomic_bool closing;  /* bosun_nats_close() has begun */
     bool tls;             /* TLS configured: named when the first connect fails */
 
-    /* Set by the closed callback, so that close can free *n safely after it. */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool closed;
+    pthread_cond_t cv;    /* closed callbacks, reopen requests, stop */
+    /* Under mu. */
+    bool closed;          /* the current connection's closed callback ran */
+    size_t live;          /* connections whose closed callback has not run yet */
+    bool reopen_wanted;   /* nats.c gave up on the current connection */
+    bool stop_reopen;
+    bool reopener_started;
+    pthread_t reopener;
+    sub_entry_t *subs;
+    natsConnection **retired; /* replaced connections, destroyed at close */
+    size_t n_retired;
 };
+
+static natsConnection *current(const bosun_nats_t *n)
+{
+    return atomic_load((natsConnection *_Atomic *)&n->nc);
+}
 
 /* ---- library lifetime --------------------------------------------------- */
 
@@ -96,109 +129,6 @@ bosun_status_t bosun_nats_err(natsStatus s, const char *call, bosun_err_t *err)
 
 /* ---- nkey public key from a seed --------------------------------------------- */
 
-#define NKEY_SEED_LEN 58      /* base32 of 2 prefix bytes + 32 + CRC16 */
-#define NKEY_PUBLIC_LEN 56    /* base32 of 1 prefix byte + 32 + CRC16 */
-#define NKEY_PREFIX_SEED (18 << 3)
-
-static const char b32_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-/* CRC-16/XMODEM, as nkeys use it. */
-static uint16_t nkey_crc16(const unsigned char *p, size_t len)
-{
-    uint16_t crc = 0;
-    for (size_t i = 0; i < len; i++) {
-        crc ^= (uint16_t)(p[i] << 8);
-        for (int b = 0; b < 8; b++)
-            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
-    }
-    return crc;
-}
-
-/* Decodes unpadded base32 text of length len into out; returns bytes or -1. */
-static int b32_decode(const char *text, size_t len, unsigned char *out, size_t cap)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char *p = strchr(b32_alphabet, text[i]);
-        if (p == NULL || text[i] == '\0')
-            return -1;
-        acc = (acc << 5) | (uint32_t)(p - b32_alphabet);
-        bits += 5;
-        if (bits >= 8) {
-            if (n == cap)
-                return -1;
-            bits -= 8;
-            out[n++] = (unsigned char)(acc >> bits);
-        }
-    }
-    return (int)n;
-}
-
-/* Encodes len bytes as unpadded base32 into out (NUL-terminated). */
-static void b32_encode(const unsigned char *in, size_t len, char *out)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        acc = (acc << 8) | in[i];
-        bits += 8;
-        while (bits >= 5) {
-            bits -= 5;
-            out[n++] = b32_alphabet[(acc >> bits) & 31];
-        }
-    }
-    if (bits > 0)
-        out[n++] = b32_alphabet[(acc << (5 - bits)) & 31];
-    out[n] = '\0';
-}
-
-/* True for the key types nkeys define (account, cluster, server, operator, user). */
-static bool nkey_type_valid(unsigned t)
-{
-    return t == (0 << 3) || t == (2 << 3) || t == (13 << 3) || t == (14 << 3) || t == (20 << 3);
-}
-
-/*
- * Derives the public key of the 58-character seed text into pub (at least
- * NKEY_PUBLIC_LEN + 1 bytes). Returns false if text is not a valid seed.
- */
-static bool nkey_public_from_seed_text(const char *text, char *pub)
-{
-    unsigned char raw[40];
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-    unsigned char sk[crypto_sign_SECRETKEYBYTES];
-    unsigned char out[1 + crypto_sign_PUBLICKEYBYTES + 2];
-    bool ok = false;
-
-    int n = b32_decode(text, NKEY_SEED_LEN, raw, sizeof raw);
-    if (n != 36)
-        goto done;
-    uint16_t crc = (uint16_t)(raw[34] | (raw[35] << 8));
-    if (nkey_crc16(raw, 34) != crc)
-        goto done;
-    if ((raw[0] & 0xF8) != NKEY_PREFIX_SEED)
-        goto done;
-    unsigned type = ((unsigned)(raw[0] & 7) << 5) | (unsigned)(raw[1] >> 3);
-    if (!nkey_type_valid(type))
-        goto done;
-    if (crypto_sign_seed_keypair(pk, sk, raw + 2) != 0)
-        goto done;
-    out[0] = (unsigned char)type;
-    memcpy(out + 1, pk, sizeof pk);
-    crc = nkey_crc16(out, 1 + sizeof pk);
-    out[1 + sizeof pk] = (unsigned char)(crc & 0xFF);
-    out[2 + sizeof pk] = (unsigned char)(crc >> 8);
-    b32_encode(out, sizeof out, pub);
-    ok = true;
-done:
-    sodium_memzero(raw, sizeof raw);
-    sodium_memzero(sk, sizeof sk);
-    return ok;
-}
-
 bosun_status_t bosun_nats_nkey_public(const char *seed_file, char *pub, size_t len,
                                       bosun_err_t *err)
 {
@@ -219,7 +149,7 @@ bosun_status_t bosun_nats_nkey_public(const char *seed_file, char *pub, size_t l
         size_t l = strcspn(s, " \t\r\n");
         if (l == NKEY_SEED_LEN && s[0] == 'S') {
             seen_seedish = true;
-            found = nkey_public_from_seed_text(s, pub);
+            found = nkey_public_from_seed(s, l, pub);
         }
     }
     sodium_memzero(line, sizeof line);
@@ -280,27 +210,46 @@ static void on_reconnected(natsConnection *nc, void *closure)
              (unsigned long long)k);
 }
 
+/*
+ * nats.c closes a connection for good when a server refuses the credentials
+ * twice in a row (or at once, before the first connect): then the reopener
+ * is asked to open a new one. A closed callback of a connection that is no
+ * longer the current one only counts.
+ */
 static void on_closed(natsConnection *nc, void *closure)
 {
     bosun_nats_t *n = closure;
-    if (atomic_load(&n->closing)) {
+    /* Before bosun_nats_open stored the first connection, nc can only be it. */
+    natsConnection *cur = current(n);
+    bool is_current = cur == NULL || cur == nc;
+    bool closing = atomic_load(&n->closing);
+    if (closing) {
         log_info(n->log, NATS_COMPONENT, "connection closed");
+    } else if (!is_current) {
+        log_debug(n->log, NATS_COMPONENT, "a replaced connection closed");
     } else if (atomic_load(&n->connects) == 0) {
         /* nats.c reports no reason for auth or TLS failures before the first connect. */
         log_error(n->log, NATS_COMPONENT,
                   "connection closed for good before it ever connected (%s); most likely "
-                  "the server refused the credentials%s (nats.c then stops retrying): check "
-                  "the user, password, token or keys%s", last_error_of(nc),
-                  n->tls ? " or the TLS handshake failed" : "",
+                  "the server refused the credentials (%s)%s: check the user, password, token "
+                  "or keys%s; nats.c stops here, bosun reopens the connection with backoff",
+                  last_error_of(nc), n->auth, n->tls ? " or the TLS handshake failed" : "",
                   n->tls ? ", and that tls.ca signed the server's certificate and the server "
                            "accepts tls.cert" : "");
     } else {
         log_error(n->log, NATS_COMPONENT,
-                  "connection closed for good, no more reconnect attempts (%s)",
-                  last_error_of(nc));
+                  "connection closed for good by nats.c, which stopped reconnecting (%s; most "
+                  "likely the server now refuses the credentials: %s); bosun reopens the "
+                  "connection with backoff", last_error_of(nc), n->auth);
     }
     pthread_mutex_lock(&n->mu);
-    n->closed = true;
+    if (n->live > 0)
+        n->live--;
+    if (is_current) {
+        n->closed = true;
+        if (!closing)
+            n->reopen_wanted = true;
+    }
     pthread_cond_broadcast(&n->cv);
     pthread_mutex_unlock(&n->mu);
 }
@@ -429,11 +378,26 @@ static bosun_status_t set_events(natsOptions *o, bosun_nats_t *n, bosun_err_t *e
     return BOSUN_OK;
 }
 
-/* User/password, token, and a creds file or else an nkey seed file. */
-static bosun_status_t set_auth(natsOptions *o, const bosun_nats_config_t *cfg, bosun_err_t *err)
+/*
+ * User/password, token, and a creds file or else an nkey seed file. Names
+ * what is presented in n->auth (never a secret), for the refusal message.
+ */
+static bosun_status_t set_auth(natsOptions *o, const bosun_nats_config_t *cfg, bosun_nats_t *n,
+                               bosun_err_t *err)
 {
     bosun_status_t st = BOSUN_OK;
     char what[600];
+
+    if (set(cfg->user))
+        snprintf(n->auth, sizeof n->auth, "user %s", cfg->user);
+    else if (set(cfg->token))
+        snprintf(n->auth, sizeof n->auth, "token");
+    else if (set(cfg->creds_file))
+        snprintf(n->auth, sizeof n->auth, "credsFile %s", cfg->creds_file);
+    else if (set(cfg->nkey_seed_file))
+        snprintf(n->auth, sizeof n->auth, "nkeySeedFile %s", cfg->nkey_seed_file);
+    else
+        snprintf(n->auth, sizeof n->auth, "no credentials configured");
 
     if (set(cfg->user) &&
         opt_failed(natsOptions_SetUserInfo(o, cfg->user, cfg->password ? cfg->password : ""),
@@ -505,10 +469,164 @@ static bosun_status_t check_config(const bosun_nats_config_t *cfg, bosun_err_t *
 
 static void nats_free(bosun_nats_t *n)
 {
+    natsOptions_Destroy(n->opts);
     pthread_cond_destroy(&n->cv);
     pthread_mutex_destroy(&n->mu);
     free(n);
 }
+
+/* ---- reopening after nats.c gave up -------------------------------------------- */
+
+/* The CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait on n->cv. */
+static struct timespec deadline_in(unsigned ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+/* Waits on n->cv (mu held) until ms passed or stop_reopen; true if stopped. */
+static bool reopen_sleep(bosun_nats_t *n, unsigned ms)
+{
+    struct timespec until = deadline_in(ms);
+    while (!n->stop_reopen)
+        if (pthread_cond_timedwait(&n->cv, &n->mu, &until) == ETIMEDOUT)
+            break;
+    return n->stop_reopen;
+}
+
+/* Subscribes e on nc (mu held); the subscription is e's next live one. */
+static natsStatus sub_on(natsConnection *nc, const sub_entry_t *e, natsSubscription **out)
+{
+    natsStatus s = natsConnection_Subscribe(out, nc, e->subject, e->cb, e->closure);
+    if (s == NATS_OK && (e->max_msgs > 0 || e->max_bytes > 0))
+        s = natsSubscription_SetPendingLimits(*out, e->max_msgs > 0 ? e->max_msgs : -1,
+                                              e->max_bytes > 0 ? e->max_bytes : -1);
+    return s;
+}
+
+/*
+ * Makes nc (connected) the current connection, with every registered
+ * subscription on it; mu held. Returns false (nc untouched) when a
+ * subscription fails.
+ */
+static bool adopt(bosun_nats_t *n, natsConnection *nc, bosun_err_t *err)
+{
+    size_t count = 0;
+    for (sub_entry_t *e = n->subs; e != NULL; e = e->next)
+        count++;
+    natsConnection **grown = realloc(n->retired, (n->n_retired + 1) * sizeof *grown);
+    natsSubscription **fresh = calloc(count ? count : 1, sizeof *fresh);
+    if (grown != NULL)
+        n->retired = grown;
+    if (grown == NULL || fresh == NULL) {
+        free(fresh);
+        bosun_errf(err, BOSUN_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    size_t i = 0;
+    for (sub_entry_t *e = n->subs; e != NULL; e = e->next, i++) {
+        natsStatus s = sub_on(nc, e, &fresh[i]);
+        if (s != NATS_OK) {
+            bosun_nats_err(s, e->subject, err);
+            while (i-- > 0)
+                natsSubscription_Destroy(fresh[i]);
+            free(fresh);
+            return false;
+        }
+    }
+    i = 0;
+    for (sub_entry_t *e = n->subs; e != NULL; e = e->next, i++) {
+        natsSubscription_Destroy(e->live);
+        e->live = fresh[i];
+    }
+    free(fresh);
+    /* Other threads may still hold the old pointer for a moment: it stays
+     * valid (closed) until bosun_nats_close. */
+    n->retired[n->n_retired++] = current(n);
+    atomic_store(&n->nc, nc);
+    n->live++;
+    n->closed = false;
+    n->reopen_wanted = false;
+    return true;
+}
+
+/*
+ * The reopener thread: sleeps until nats.c gives up on the current
+ * connection, then opens a new one, waiting REOPEN_FIRST_MS before the first
+ * attempt and twice as long after each failure (at most REOPEN_MAX_MS), and
+ * logs every attempt. A connection is adopted only once it is connected.
+ */
+static void *reopen_main(void *arg)
+{
+    bosun_nats_t *n = arg;
+    pthread_mutex_lock(&n->mu);
+    while (!n->stop_reopen) {
+        if (!n->reopen_wanted) {
+            pthread_cond_wait(&n->cv, &n->mu);
+            continue;
+        }
+        unsigned wait_ms = REOPEN_FIRST_MS;
+        for (unsigned attempt = 1; n->reopen_wanted; attempt++) {
+            log_warn(n->log, NATS_COMPONENT, "reopening the NATS connection in %u ms (attempt %u)",
+                     wait_ms, attempt);
+            if (reopen_sleep(n, wait_ms))
+                break;
+            pthread_mutex_unlock(&n->mu);
+            natsConnection *nc = NULL;
+            bosun_err_t err = {0};
+            natsStatus s = natsConnection_Connect(&nc, n->opts);
+            if (s != NATS_OK)
+                bosun_nats_err(s, "natsConnection_Connect", &err);
+            pthread_mutex_lock(&n->mu);
+            if (s == NATS_OK && !n->stop_reopen && adopt(n, nc, &err)) {
+                char url[256];
+                url_of(nc, url, sizeof url);
+                atomic_fetch_add(&n->connects, 1);
+                atomic_fetch_add(&n->reopens, 1);
+                log_info(n->log, NATS_COMPONENT, "reopened: connected to %s (attempt %u)", url,
+                         attempt);
+                break;
+            }
+            if (s == NATS_OK) {
+                /* Stopping, or the subscriptions failed: its closed callback counts it. */
+                n->live++;
+                pthread_mutex_unlock(&n->mu);
+                natsConnection_Destroy(nc);
+                pthread_mutex_lock(&n->mu);
+            }
+            if (n->stop_reopen)
+                break;
+            log_warn(n->log, NATS_COMPONENT, "reopen attempt %u failed: %s (%s)", attempt, err.msg,
+                     n->auth);
+            wait_ms = wait_ms * 2 > REOPEN_MAX_MS ? REOPEN_MAX_MS : wait_ms * 2;
+        }
+    }
+    pthread_mutex_unlock(&n->mu);
+    return NULL;
+}
+
+/* Starts the reopener with every signal blocked (they belong to the owner's thread). */
+static bosun_status_t reopener_start(bosun_nats_t *n, bosun_err_t *err)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int e = pthread_create(&n->reopener, NULL, reopen_main, n);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e != 0)
+        return bosun_errf(err, BOSUN_ERR_SYS, "cannot start the NATS reopen thread: %s", strerror(e));
+    n->reopener_started = true;
+    return BOSUN_OK;
+}
+
+/* ---- open and close (continued) ------------------------------------------------ */
 
 bosun_status_t bosun_nats_open(const bosun_nats_config_t *cfg, const bosun_nats_opts_t *opts,
                                const bosun_log_t *log, bosun_nats_t **out, bosun_err_t *err)
@@ -538,28 +656,28 @@ bosun_status_t bosun_nats_open(const bosun_nats_config_t *cfg, const bosun_nats_
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&n->mu, NULL);
 
-    natsOptions *o = NULL;
-    natsStatus s = natsOptions_Create(&o);
+    natsStatus s = natsOptions_Create(&n->opts);
     if (s != NATS_OK) {
         st = bosun_nats_err(s, "natsOptions_Create", err);
         goto fail;
     }
-    st = set_transport(o, cfg, opts, n, err);
+    st = set_transport(n->opts, cfg, opts, n, err);
     if (st == BOSUN_OK)
-        st = set_events(o, n, err);
+        st = set_events(n->opts, n, err);
     if (st == BOSUN_OK)
-        st = set_auth(o, cfg, err);
+        st = set_auth(n->opts, cfg, n, err);
     if (st == BOSUN_OK)
-        st = set_tls(o, cfg, err);
+        st = set_tls(n->opts, cfg, err);
+    if (st == BOSUN_OK)
+        st = reopener_start(n, err);
     if (st != BOSUN_OK)
         goto fail;
 
-    s = natsConnection_Connect(&n->nc, o);
-    natsOptions_Destroy(o);
-    o = NULL;
+    natsConnection *nc = NULL;
+    s = natsConnection_Connect(&nc, n->opts);
     if (s == NATS_OK) {
         char url[256];
-        url_of(n->nc, url, sizeof url);
+        url_of(nc, url, sizeof url);
         atomic_fetch_add(&n->connects, 1);
         log_info(log, NATS_COMPONENT, "connected to %s", url);
     } else if (s == NATS_NOT_YET_CONNECTED) {
@@ -571,28 +689,109 @@ bosun_status_t bosun_nats_open(const bosun_nats_config_t *cfg, const bosun_nats_
         st = bosun_nats_err(s, "natsConnection_Connect", err);
         goto fail;
     }
+    pthread_mutex_lock(&n->mu);
+    atomic_store(&n->nc, nc);
+    /* Unless its closed callback already ran (nats.c gave up at once), it is yet to come. */
+    if (!n->closed)
+        n->live = 1;
+    pthread_mutex_unlock(&n->mu);
+    /* Reopening needs a synchronous connect: a failure must be seen, not retried inside. */
+    natsOptions_SetRetryOnFailedConnect(n->opts, false, NULL, NULL);
     *out = n;
     return BOSUN_OK;
 
 fail:
-    natsOptions_Destroy(o);
+    if (n->reopener_started) {
+        pthread_mutex_lock(&n->mu);
+        n->stop_reopen = true;
+        pthread_cond_broadcast(&n->cv);
+        pthread_mutex_unlock(&n->mu);
+        pthread_join(n->reopener, NULL);
+    }
     nats_free(n);
     return st;
 }
 
+bosun_status_t bosun_nats_subscribe(bosun_nats_t *n, const char *subject, natsMsgHandler cb,
+                                    void *closure, int max_msgs, int max_bytes, bosun_err_t *err)
+{
+    if (n == NULL || subject == NULL || cb == NULL)
+        return bosun_errf(err, BOSUN_ERR_INVALID, "bosun_nats_subscribe: NULL argument");
+    sub_entry_t *e = calloc(1, sizeof *e);
+    if (e == NULL || (e->subject = strdup(subject)) == NULL) {
+        free(e);
+        return bosun_errf(err, BOSUN_ERR_NOMEM, "bosun_nats_subscribe: out of memory");
+    }
+    e->cb = cb;
+    e->closure = closure;
+    e->max_msgs = max_msgs;
+    e->max_bytes = max_bytes;
+    pthread_mutex_lock(&n->mu);
+    natsStatus s = sub_on(current(n), e, &e->live);
+    /* On a connection nats.c gave up on, the reopened one will have it. */
+    if (s == NATS_CONNECTION_CLOSED && !atomic_load(&n->closing)) {
+        natsSubscription_Destroy(e->live);
+        e->live = NULL;
+        s = NATS_OK;
+    }
+    if (s == NATS_OK) {
+        e->next = n->subs;
+        n->subs = e;
+    }
+    pthread_mutex_unlock(&n->mu);
+    if (s != NATS_OK) {
+        natsSubscription_Destroy(e->live);
+        free(e->subject);
+        free(e);
+        char what[300];
+        snprintf(what, sizeof what, "natsConnection_Subscribe(%.200s)", subject);
+        return bosun_nats_err(s, what, err);
+    }
+    return BOSUN_OK;
+}
+
+void bosun_nats_unsubscribe(bosun_nats_t *n, void *closure)
+{
+    if (n == NULL)
+        return;
+    sub_entry_t *gone = NULL;
+    pthread_mutex_lock(&n->mu);
+    for (sub_entry_t **pp = &n->subs; *pp != NULL;) {
+        sub_entry_t *e = *pp;
+        if (e->closure == closure) {
+            *pp = e->next;
+            e->next = gone;
+            gone = e;
+        } else {
+            pp = &e->next;
+        }
+    }
+    pthread_mutex_unlock(&n->mu);
+    while (gone != NULL) {
+        sub_entry_t *next = gone->next;
+        if (gone->live != NULL) {
+            natsSubscription_Unsubscribe(gone->live);
+            natsSubscription_Destroy(gone->live);
+        }
+        free(gone->subject);
+        free(gone);
+        gone = next;
+    }
+}
+
 natsConnection *bosun_nats_conn(bosun_nats_t *n)
 {
-    return n ? n->nc : NULL;
+    return n ? current(n) : NULL;
 }
 
 bool bosun_nats_connected(const bosun_nats_t *n)
 {
-    return n != NULL && natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED;
+    return n != NULL && natsConnection_Status(current(n)) == NATS_CONN_STATUS_CONNECTED;
 }
 
 bool bosun_nats_closed(const bosun_nats_t *n)
 {
-    return n != NULL && natsConnection_IsClosed(n->nc);
+    return n != NULL && natsConnection_IsClosed(current(n));
 }
 
 uint64_t bosun_nats_reconnects(const bosun_nats_t *n)
@@ -611,6 +810,7 @@ void bosun_nats_stats(const bosun_nats_t *n, bosun_nats_stats_t *out)
     out->async_errors = atomic_load(&n->async_errors);
     out->discovered_servers = atomic_load(&n->discovered);
     out->lame_duck = atomic_load(&n->lame_duck);
+    out->reopens = atomic_load(&n->reopens);
 }
 
 void bosun_nats_server_url(bosun_nats_t *n, char *buf, size_t len)
@@ -620,45 +820,60 @@ void bosun_nats_server_url(bosun_nats_t *n, char *buf, size_t len)
     buf[0] = '\0';
     if (n == NULL || !bosun_nats_connected(n))
         return;
-    url_of(n->nc, buf, len);
+    url_of(current(n), buf, len);
 }
 
 void bosun_nats_close(bosun_nats_t *n, int timeout_ms)
 {
     if (n == NULL)
         return;
+    /* The reopener first: no connection may replace the one closed below. */
+    pthread_mutex_lock(&n->mu);
+    n->stop_reopen = true;
+    pthread_cond_broadcast(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    if (n->reopener_started)
+        pthread_join(n->reopener, NULL);
+
+    natsConnection *nc = current(n);
     if (bosun_nats_connected(n) && timeout_ms > 0) {
-        natsStatus s = natsConnection_FlushTimeout(n->nc, timeout_ms);
+        natsStatus s = natsConnection_FlushTimeout(nc, timeout_ms);
         if (s != NATS_OK)
             log_warn(n->log, NATS_COMPONENT, "flush before close: %s", natsStatus_GetText(s));
     }
     atomic_store(&n->closing, true);
-    natsConnection_Close(n->nc);
+    natsConnection_Close(nc);
 
     /*
-     * The closed callback gets n as its closure and runs on nats.c's thread;
-     * n may only be freed once it has run. Bounded wait: if it never comes,
-     * n is leaked rather than freed under the callback's feet.
+     * Closed callbacks get n as their closure and run on nats.c's thread; n
+     * may only be freed once every connection's has run. Bounded wait: if
+     * one never comes, n is leaked rather than freed under its feet.
      */
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += CLOSED_CB_WAIT_MS / 1000;
-    until.tv_nsec += (long)(CLOSED_CB_WAIT_MS % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = deadline_in(CLOSED_CB_WAIT_MS);
     pthread_mutex_lock(&n->mu);
-    while (!n->closed) {
+    while (n->live > 0) {
         if (pthread_cond_timedwait(&n->cv, &n->mu, &until) == ETIMEDOUT)
             break;
     }
-    bool closed = n->closed;
+    bool done = n->live == 0;
+    sub_entry_t *subs = n->subs;
+    n->subs = NULL;
     pthread_mutex_unlock(&n->mu);
 
-    natsConnection_Destroy(n->nc);
-    n->nc = NULL;
-    if (!closed) {
+    /* Subscriptions the owner left registered go with the connection. */
+    while (subs != NULL) {
+        sub_entry_t *next = subs->next;
+        natsSubscription_Destroy(subs->live);
+        free(subs->subject);
+        free(subs);
+        subs = next;
+    }
+    natsConnection_Destroy(nc);
+    for (size_t i = 0; i < n->n_retired; i++)
+        natsConnection_Destroy(n->retired[i]);
+    free(n->retired);
+    atomic_store(&n->nc, NULL);
+    if (!done) {
         log_error(n->log, NATS_COMPONENT, "closed callback did not run within %d ms; leaking "
                   "the connection's context", CLOSED_CB_WAIT_MS);
         return;

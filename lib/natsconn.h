@@ -7,6 +7,16 @@
  * connection is started even when no server answers yet (retry on failed
  * connect), so an agent runs its elections without a broker.
  *
+ * nats.c gives up for good when a server refuses the credentials (twice in
+ * a row, or at once before the first connect): its connection is closed and
+ * never reconnects. Then a thread of this module opens a new connection,
+ * after 1 s and twice as long after each failure up to 10 s, logging each
+ * attempt, so a node whose credentials were fixed on the server comes back
+ * by itself. The new connection replaces the old one (bosun_nats_conn()
+ * returns it from then on), and subscriptions made with
+ * bosun_nats_subscribe() are made again on it; subscriptions made directly
+ * on a natsConnection are not.
+ *
  * This is the one file that translates natsStatus into bosun_status_t.
  */
 #ifndef BOSUN_NATSCONN_H
@@ -36,16 +46,34 @@ typedef struct {
 bosun_status_t bosun_nats_open(const bosun_nats_config_t *cfg, const bosun_nats_opts_t *opts,
                                const bosun_log_t *log, bosun_nats_t **out, bosun_err_t *err);
 
-/* The underlying connection (borrowed; valid until bosun_nats_close()). */
+/*
+ * The current connection (borrowed). Ask again for each use: after a reopen
+ * it is another one. A replaced connection stays valid (closed) until
+ * bosun_nats_close().
+ */
 natsConnection *bosun_nats_conn(bosun_nats_t *n);
+
+/*
+ * Subscribes cb(closure) to subject on the current connection and again on
+ * every connection that replaces it; max_msgs and max_bytes are the pending
+ * limits (0: nats.c's defaults). While nats.c has given up on the current
+ * connection, the subscription starts with the reopened one.
+ */
+bosun_status_t bosun_nats_subscribe(bosun_nats_t *n, const char *subject, natsMsgHandler cb,
+                                    void *closure, int max_msgs, int max_bytes, bosun_err_t *err);
+
+/*
+ * Ends every subscription made by bosun_nats_subscribe() with closure; when
+ * it returns, no callback with closure starts any more. n NULL: no-op.
+ */
+void bosun_nats_unsubscribe(bosun_nats_t *n, void *closure);
 
 /* True while connected to a server. */
 bool bosun_nats_connected(const bosun_nats_t *n);
 
 /*
- * True once nats.c has given up for good: it stops reconnecting when a
- * server refuses the credentials twice in a row (also before the first
- * connect). The owner must bosun_nats_close() and open again to retry.
+ * True while the current connection is closed: nats.c gave up on it (see
+ * above) and no new one could be opened yet.
  */
 bool bosun_nats_closed(const bosun_nats_t *n);
 
@@ -56,9 +84,10 @@ uint64_t bosun_nats_reconnects(const bosun_nats_t *n);
 void bosun_nats_server_url(bosun_nats_t *n, char *buf, size_t len);
 
 /*
- * Flushes for at most timeout_ms, closes, and frees. NULL is a no-op.
- * Waits (at most 5 s) for nats.c's closed callback before freeing, so it
- * must not be called from a nats.c callback.
+ * Stops reopening, flushes for at most timeout_ms, closes, and frees (with
+ * every subscription still registered). NULL is a no-op. Waits (at most
+ * 5 s) for nats.c's closed callbacks before freeing, so it must not be
+ * called from a nats.c callback.
  */
 void bosun_nats_close(bosun_nats_t *n, int timeout_ms);
 
@@ -70,6 +99,7 @@ typedef struct {
     uint64_t async_errors;       /* slow consumer, permission violation... */
     uint64_t discovered_servers; /* server pool updates from the cluster */
     uint64_t lame_duck;          /* a server announced it will shut down */
+    uint64_t reopens;            /* new connections after nats.c gave up */
 } bosun_nats_stats_t;
 
 /* Fills *out with n's counters (all zero when n is NULL). */

@@ -28,10 +28,10 @@ done
 declare -A max_len=(
     [fuzz_command]=4096 [fuzz_ack]=4096 [fuzz_heartbeat]=4096 [fuzz_event]=4096
     [fuzz_subject_json]=4096 [fuzz_election_sealed]=1500 [fuzz_election_packet]=8192
-    [fuzz_inmsg]=8192 [fuzz_config]=8192
+    [fuzz_inmsg]=8192 [fuzz_config]=8192 [fuzz_nkey]=2048
 )
 all=(fuzz_command fuzz_ack fuzz_heartbeat fuzz_event fuzz_subject_json fuzz_election_sealed
-     fuzz_election_packet fuzz_inmsg fuzz_config)
+     fuzz_election_packet fuzz_inmsg fuzz_config fuzz_nkey)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
     [ -n "${max_len[$t]:-}" ] || { echo "run.sh: no fuzz target $t" >&2; exit 2; }

@@ -10,10 +10,12 @@
  * heartbeats, and central's round trip is read back with
  * `bosun-central results`.
  *
- * nkey authentication is covered by test_natsconn.c. A creds file (JWT) needs
- * a server in operator mode with an account resolver and JWTs signed by an
- * operator key, which the nats-server package alone cannot make (that takes
- * the nsc tool), so it is not tested here.
+ * nkey authentication is covered by test_natsconn.c. A creds file (user JWT
+ * and seed) needs a server in operator mode: the test makes the operator,
+ * account and user keys and JWTs itself (harness/natsjwt.c, what nsc would
+ * make) and preloads the account into the server's memory resolver. Both
+ * daemons connect with nats.credsFile; a user signed by an account the
+ * server does not know is refused, and the agent says so.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +33,7 @@
 
 #include "client.h"
 #include "harness.h"
+#include "natsjwt.h"
 
 /* How long a daemon with wrong settings is watched for a heartbeat. */
 #define SILENCE_MS 3000
@@ -196,10 +199,10 @@ static const char *write_conf(fx_t *fx, const char *name, const char *text)
 
 /*
  * Connects the test's client to the server: url may carry user:password@ or
- * token@; with tls, the CA and the client certificate are loaded. NULL when
- * it does not connect within a few tries.
+ * token@; with tls, the CA and the client certificate are loaded; creds (may
+ * be NULL) is a .creds file. NULL when it does not connect within a few tries.
  */
-static natsConnection *connect_client(const char *url, bool tls, bool client_cert)
+static natsConnection *connect_client(const char *url, bool tls, bool client_cert, const char *creds)
 {
     natsOptions *o = NULL;
     natsConnection *nc = NULL;
@@ -214,6 +217,8 @@ static natsConnection *connect_client(const char *url, bool tls, bool client_cer
         if (client_cert)
             natsOptions_LoadCertificatesChain(o, g.client_cert, g.client_key);
     }
+    if (creds != NULL)
+        natsOptions_SetUserCredentialsFromFiles(o, creds, NULL);
     for (int i = 0; i < 10 && nc == NULL; i++)
         if (natsConnection_Connect(&nc, o) != NATS_OK)
             usleep(100000);
@@ -224,7 +229,7 @@ static natsConnection *connect_client(const char *url, bool tls, bool client_cer
 /* Client connection plus a heartbeat subscription for node. */
 static void client_up(fx_t *fx, const char *url, bool tls, const char *node)
 {
-    fx->nc = connect_client(url, tls, true);
+    fx->nc = connect_client(url, tls, true, NULL);
     assert_non_null(fx->nc);
     char subject[128];
     snprintf(subject, sizeof subject, "%s.event.heartbeat", node);
@@ -350,44 +355,30 @@ static json_t *central_results(const char *data_dir)
     return all;
 }
 
-static void test_tls_client_certs_agent_and_central(void **state)
+/*
+ * Starts central with the "nats" members nats_extra on url, drops a ping to
+ * node into its inmsg.txt, and asserts the result comes back OK (read with
+ * `bosun-central results`) within 15 s.
+ */
+static void expect_central_ping(fx_t *fx, const char *url, const char *nats_extra, const char *node)
 {
-    fx_t *fx = *state;
-    start_server(fx, g.tls_conf);
-    const char *url = harness_natsd_url(fx->natsd);
-
-    /* The server really demands TLS and a client certificate. */
-    natsConnection *plain = connect_client(url, false, false);
-    assert_null(plain);
-    natsConnection *no_cert = connect_client(url, true, false);
-    assert_null(no_cert);
-
-    client_up(fx, url, true, "tls-n1");
-    char tls[2048], extra[2200];
-    tls_member(tls, sizeof tls, g.ca);
-    start_agent(fx, "tls-n1", tls);
-    expect_ping(fx, "tls-n1");
-    expect_heartbeat(fx, "tls-n1", 5000);
-    expect_log(fx->agent, "connected to", 1000);
-
-    /* Central over TLS: a ping dropped into inmsg.txt comes back OK. */
-    char cfg[700], data[700], inmsg[800], log[700], json[4096];
+    char cfg[700], data[700], inmsg[800], log[700], json[4096], drop[256];
     snprintf(cfg, sizeof cfg, "%s/central.json", fx->dir);
     snprintf(data, sizeof data, "%s/central", fx->dir);
     snprintf(inmsg, sizeof inmsg, "%s/inmsg.txt", data);
     snprintf(log, sizeof log, "%s/central.log", fx->dir);
-    snprintf(extra, sizeof extra, "%s", tls);
     snprintf(json, sizeof json,
              "{\"id\": \"central\", \"dataDir\": \"%s\",\n"
              " \"nats\": {\"servers\": [\"%s\"], %s},\n"
+             " \"http\": {\"listen\": \"\"},\n"
              " \"delivery\": {\"ackTimeoutSecs\": 1, \"retryWaitSecs\": 0.2, \"maxRetryWaitSecs\": 1}}\n",
-             data, url, extra);
+             data, url, nats_extra);
     assert_int_equal(harness_write_file(cfg, json), 0);
     char *argv[] = {BOSUN_CENTRAL_BIN, "--config-file", cfg, "--log-level", "4", NULL};
     assert_int_equal(harness_proc_start(argv, log, &fx->central), 0);
     expect_log(fx->central, "running: inbox", 10000);
     expect_log(fx->central, "connected to", 5000);
-    const char *drop = "[{\"toNode\": \"tls-n1\", \"method\": \"ping\"}]\n";
+    snprintf(drop, sizeof drop, "[{\"toNode\": \"%s\", \"method\": \"ping\"}]\n", node);
     int fd = open(inmsg, O_WRONLY | O_APPEND | O_CREAT, 0660);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, drop, strlen(drop)), (ssize_t)strlen(drop));
@@ -409,8 +400,32 @@ static void test_tls_client_certs_agent_and_central(void **state)
     assert_int_equal(json_array_size(res), 1);
     json_t *r = json_array_get(res, 0);
     assert_string_equal(json_string_value(json_object_get(r, "status")), "OK");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "message"), "node")), "tls-n1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "message"), "node")), node);
     json_decref(res);
+}
+
+static void test_tls_client_certs_agent_and_central(void **state)
+{
+    fx_t *fx = *state;
+    start_server(fx, g.tls_conf);
+    const char *url = harness_natsd_url(fx->natsd);
+
+    /* The server really demands TLS and a client certificate. */
+    natsConnection *plain = connect_client(url, false, false, NULL);
+    assert_null(plain);
+    natsConnection *no_cert = connect_client(url, true, false, NULL);
+    assert_null(no_cert);
+
+    client_up(fx, url, true, "tls-n1");
+    char tls[2048];
+    tls_member(tls, sizeof tls, g.ca);
+    start_agent(fx, "tls-n1", tls);
+    expect_ping(fx, "tls-n1");
+    expect_heartbeat(fx, "tls-n1", 5000);
+    expect_log(fx->agent, "connected to", 1000);
+
+    /* Central over TLS: a ping dropped into inmsg.txt comes back OK. */
+    expect_central_ping(fx, url, tls, "tls-n1");
 }
 
 static void test_tls_wrong_ca_never_connects(void **state)
@@ -465,6 +480,133 @@ static void test_token(void **state)
                       "t0ken-s3cret", "\"token\": \"t0ken-s3cret\"", "\"token\": \"not-the-token\"");
 }
 
+/*
+ * nats.c gives up for good when the server refuses the credentials; bosun
+ * reopens the connection with backoff. The agent starts against a server
+ * that refuses its password; the server is replaced (same port) by one
+ * that accepts it; the agent comes back by itself: heartbeats, and its
+ * command subscription works again (ping).
+ */
+static void test_agent_recovers_when_credentials_are_fixed(void **state)
+{
+    fx_t *fx = *state;
+    int port = harness_free_port();
+    assert_true(port > 0);
+    char port_s[16];
+    snprintf(port_s, sizeof port_s, "%d", port);
+    const char *refuse = write_conf(fx, "refuse.conf",
+                                    "authorization {\n  user: bosun\n  password: \"old-pw\"\n}\n");
+    const char *args[] = {"-c", refuse, "-p", port_s, NULL};
+    assert_int_equal(harness_natsd_start(args, &fx->natsd), 0);
+
+    start_agent(fx, "fixed-n1", "\"user\": \"bosun\", \"password\": \"new-pw\"");
+    expect_log(fx->agent, "most likely the server refused the credentials (user bosun)", 5000);
+    expect_log(fx->agent, "reopen attempt 1 failed", 5000);
+
+    harness_natsd_stop(fx->natsd);
+    fx->natsd = NULL;
+    const char *accept = write_conf(fx, "accept.conf",
+                                    "authorization {\n  user: bosun\n  password: \"new-pw\"\n}\n");
+    const char *args2[] = {"-c", accept, "-p", port_s, NULL};
+    assert_int_equal(harness_natsd_start(args2, &fx->natsd), 0);
+    char url[256];
+    snprintf(url, sizeof url, "nats://bosun:new-pw@127.0.0.1:%d", port);
+    client_up(fx, url, false, "fixed-n1");
+
+    /* Backoff is at most 10 s between attempts. */
+    expect_heartbeat(fx, "fixed-n1", 20000);
+    expect_ping(fx, "fixed-n1");
+    expect_log(fx->agent, "reopened: connected to", 1000);
+}
+
+/* ---- creds file (operator mode) ----------------------------------------------------------- */
+
+/* Keys and JWTs of one operator, a known account and a stranger account. */
+typedef struct {
+    natsjwt_key_t op, acc, other_acc, user, other_user;
+    char *op_jwt, *acc_jwt, *user_jwt, *other_user_jwt;
+} chain_t;
+
+static void chain_free(chain_t *c)
+{
+    free(c->op_jwt);
+    free(c->acc_jwt);
+    free(c->user_jwt);
+    free(c->other_user_jwt);
+    natsjwt_key_wipe(&c->op);
+    natsjwt_key_wipe(&c->acc);
+    natsjwt_key_wipe(&c->other_acc);
+    natsjwt_key_wipe(&c->user);
+    natsjwt_key_wipe(&c->other_user);
+}
+
+static void chain_make(chain_t *c)
+{
+    memset(c, 0, sizeof *c);
+    assert_int_equal(natsjwt_key_new(NKEY_OPERATOR, &c->op), 0);
+    assert_int_equal(natsjwt_key_new(NKEY_ACCOUNT, &c->acc), 0);
+    assert_int_equal(natsjwt_key_new(NKEY_ACCOUNT, &c->other_acc), 0);
+    assert_int_equal(natsjwt_key_new(NKEY_USER, &c->user), 0);
+    assert_int_equal(natsjwt_key_new(NKEY_USER, &c->other_user), 0);
+    assert_true(c->op.pub[0] == 'O' && c->acc.pub[0] == 'A' && c->user.pub[0] == 'U');
+    assert_true(strncmp(c->user.seed, "SU", 2) == 0 && strncmp(c->op.seed, "SO", 2) == 0);
+    c->op_jwt = natsjwt_issue(&c->op, &c->op, "bosun-test-operator");
+    c->acc_jwt = natsjwt_issue(&c->op, &c->acc, "bosun");
+    c->user_jwt = natsjwt_issue(&c->acc, &c->user, "bosun-user");
+    /* Signed by an account the server was never given. */
+    c->other_user_jwt = natsjwt_issue(&c->other_acc, &c->other_user, "intruder");
+    assert_non_null(c->op_jwt);
+    assert_non_null(c->acc_jwt);
+    assert_non_null(c->user_jwt);
+    assert_non_null(c->other_user_jwt);
+}
+
+static void test_creds_file_agent_and_central(void **state)
+{
+    fx_t *fx = *state;
+    chain_t c;
+    chain_make(&c);
+    char conf[700], creds[700], other_creds[700];
+    snprintf(conf, sizeof conf, "%s/operator.conf", fx->dir);
+    snprintf(creds, sizeof creds, "%s/bosun.creds", fx->dir);
+    snprintf(other_creds, sizeof other_creds, "%s/intruder.creds", fx->dir);
+    const char *pubs[] = {c.acc.pub};
+    const char *jwts[] = {c.acc_jwt};
+    assert_int_equal(natsjwt_write_server_config(conf, c.op_jwt, pubs, jwts, 1), 0);
+    assert_int_equal(natsjwt_write_creds(creds, c.user_jwt, &c.user), 0);
+    assert_int_equal(natsjwt_write_creds(other_creds, c.other_user_jwt, &c.other_user), 0);
+    start_server(fx, conf);
+    const char *url = harness_natsd_url(fx->natsd);
+
+    /* The server really is in operator mode: no credentials, no entry. */
+    natsConnection *anon = connect_client(url, false, false, NULL);
+    assert_null(anon);
+
+    fx->nc = connect_client(url, false, false, creds);
+    assert_non_null(fx->nc);
+    assert_int_equal(natsConnection_SubscribeSync(&fx->hb, fx->nc, "creds-n1.event.heartbeat"), NATS_OK);
+    assert_int_equal(natsConnection_Flush(fx->nc), NATS_OK);
+
+    char member[900];
+    snprintf(member, sizeof member, "\"credsFile\": \"%s\"", creds);
+    start_agent(fx, "creds-n1", member);
+    expect_ping(fx, "creds-n1");
+    expect_heartbeat(fx, "creds-n1", 5000);
+
+    /* Central with the same creds file: a ping from inmsg.txt comes back OK. */
+    expect_central_ping(fx, url, member, "creds-n1");
+
+    /* A user of an account the server does not trust: refused, and said so. */
+    stop_agent(fx);
+    drain_heartbeats(fx);
+    snprintf(member, sizeof member, "\"credsFile\": \"%s\"", other_creds);
+    start_agent(fx, "creds-n1", member);
+    expect_log(fx->agent, "the server refused the credentials (credsFile ", 5000);
+    expect_log(fx->agent, other_creds, 100);
+    expect_silence(fx);
+    chain_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,6 +614,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls_wrong_ca_never_connects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_creds_file_agent_and_central, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_recovers_when_credentials_are_fixed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,11 +388,35 @@ static void test_user_password(void **state)
     expect_auth_refused(fx, 1);
 }
 
-/* The server comes back with other credentials: the error is logged, nats.c gives up. */
+static void on_counted(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    atomic_fetch_add((atomic_int *)closure, 1);
+    natsMsg_Destroy(msg);
+}
+
+static bool cond_counted(void *arg)
+{
+    return atomic_load((atomic_int *)arg) > 0;
+}
+
+/*
+ * The server comes back with other credentials: the error is logged, nats.c
+ * gives up, bosun keeps reopening (logged, with backoff). When the server
+ * takes the old credentials again, the connection is reopened and a
+ * subscription made with bosun_nats_subscribe works on it.
+ */
 static void test_auth_refused_after_reconnect(void **state)
 {
     fx_t *fx = *state;
     bosun_nats_t *n = connect_user_password(fx, "test rotated");
+    atomic_int got = 0;
+    bosun_err_t err;
+    assert_int_equal(bosun_nats_subscribe(n, "bosun.test.reopen", on_counted, &got, 0, 0, &err),
+                     BOSUN_OK);
+    assert_int_equal(natsConnection_FlushTimeout(bosun_nats_conn(n), 2000), NATS_OK);
+    natsConnection *first = bosun_nats_conn(n);
 
     char port[16];
     snprintf(port, sizeof port, "%d", harness_natsd_port(fx->srv[0]));
@@ -405,7 +430,29 @@ static void test_auth_refused_after_reconnect(void **state)
     wait_log(fx, "nats: disconnected", 2000);
     wait_log(fx, "ERROR  nats: async error: ", 2000);
     wait_log(fx, "Authorization Violation", 2000);
-    wait_log(fx, "ERROR  nats: connection closed for good, no more reconnect attempts", 2000);
+    wait_log(fx, "ERROR  nats: connection closed for good by nats.c, which stopped reconnecting", 2000);
+    wait_log(fx, "most likely the server now refuses the credentials: user u", 100);
+    wait_log(fx, "reopen attempt 1 failed: natsConnection_Connect: Authentication Violation", 3000);
+
+    assert_int_equal(harness_natsd_kill(fx->srv[1]), 0);
+    const char *back[] = {"-p", port, "--user", "u", "--pass", "p", NULL};
+    harness_natsd_stop(fx->srv[1]);
+    fx->srv[1] = NULL;
+    assert_int_equal(harness_natsd_start(back, &fx->srv[1]), 0);
+    /* Backoff: 1, 2, 4 s so far; the next attempt comes within 8 s. */
+    assert_true(harness_wait_until(cond_connected, n, 15000));
+    wait_log(fx, "reopened: connected to", 1000);
+    assert_false(bosun_nats_closed(n));
+    assert_ptr_not_equal(bosun_nats_conn(n), first);
+    bosun_nats_stats_t st;
+    bosun_nats_stats(n, &st);
+    assert_int_equal(st.reopens, 1);
+
+    /* The subscription was made again on the new connection. */
+    assert_int_equal(natsConnection_PublishString(bosun_nats_conn(n), "bosun.test.reopen", "x"),
+                     NATS_OK);
+    assert_true(harness_wait_until(cond_counted, &got, 3000));
+    bosun_nats_unsubscribe(n, &got);
 }
 
 static void test_token(void **state)

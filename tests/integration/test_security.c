@@ -7,8 +7,10 @@
  * directory, and the file proves what ran. Allow-lists refuse methods and
  * argv outside them. End to end, bosun-central (real binary, its key from
  * `bosun-central keygen`) delivers a signed command from inmsg.txt to an
- * agent trusting central.pub; and an agent with runAsUser "nobody" runs a
- * command as nobody.
+ * agent trusting central.pub, and `bosun-central request` signs with the
+ * same key (unsigned without it, and refused); and an agent with runAsUser
+ * "nobody" runs commands and transition scripts as nobody, with only its
+ * fixed environment and no inherited file descriptors.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -397,23 +400,208 @@ static void test_central_signs_what_it_delivers(void **state)
     free(pub);
 }
 
+/* Runs `bosun-central request` with args; returns its exit code, output in *out. */
+static int run_request(char **args, char **out)
+{
+    char *argv[32] = {BOSUN_CENTRAL_BIN, "request", "--brokerAddress", (char *)harness_natsd_url(fx.natsd)};
+    size_t n = 4;
+    for (size_t i = 0; args[i] != NULL && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int code = -1;
+    assert_int_equal(harness_run(argv, 20000, out, &code), 0);
+    return code;
+}
+
+/*
+ * `bosun-central request` signs with central's key (the one keygen made in
+ * its data directory), so an agent trusting central.pub runs it; without a
+ * key it warns that the command goes unsigned, and the agent refuses it.
+ */
+static void test_request_is_signed_with_central_key(void **state)
+{
+    (void)state;
+    char central_dir[700], empty_dir[700], pub_path[800];
+    snprintf(central_dir, sizeof central_dir, "%s/central-req", fx.dir);
+    snprintf(empty_dir, sizeof empty_dir, "%s/no-key", fx.dir);
+    char *out = NULL;
+    int code = -1;
+    char *keygen[] = {BOSUN_CENTRAL_BIN, "keygen", "--data-dir", central_dir, NULL};
+    assert_int_equal(harness_run(keygen, 10000, &out, &code), 0);
+    assert_int_equal(code, 0);
+    free(out);
+    snprintf(pub_path, sizeof pub_path, "%s/central.pub", central_dir);
+    char *pub = harness_read_file(pub_path, NULL);
+    assert_non_null(pub);
+    pub[strcspn(pub, "\n")] = '\0';
+
+    char extra[512], data_dir[700], path[800];
+    snprintf(extra, sizeof extra, "\"security\": {\"trustedKeys\": [\"%s\"]}", pub);
+    harness_proc_t *agent = start_agent("ship4", extra, data_dir, sizeof data_dir);
+
+    char *signed_args[] = {"--data-dir", central_dir, "--to", "ship4", "--method", "shellCommand",
+                           "--", "bash", "-c", "echo signed > REQ_SIGNED", NULL};
+    code = run_request(signed_args, &out);
+    if (code != 0)
+        fail_msg("signed request failed (%d): %s", code, out);
+    assert_non_null(strstr(out, "\"status\":\"OK\""));
+    free(out);
+    snprintf(path, sizeof path, "%s/REQ_SIGNED", data_dir);
+    assert_int_equal(access(path, F_OK), 0);
+
+    /* No key in that data directory: sent unsigned, said so, refused, not run. */
+    char *unsigned_args[] = {"--data-dir", empty_dir, "--to", "ship4", "--method", "shellCommand",
+                             "--", "bash", "-c", "echo unsigned > REQ_UNSIGNED", NULL};
+    code = run_request(unsigned_args, &out);
+    assert_int_equal(code, 1);
+    assert_non_null(strstr(out, "goes UNSIGNED"));
+    assert_non_null(strstr(out, "\"status\":\"REJECTED\""));
+    assert_non_null(strstr(out, "unsigned"));
+    free(out);
+    snprintf(path, sizeof path, "%s/REQ_UNSIGNED", data_dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+
+    harness_proc_stop(agent, 5000, NULL);
+    free(pub);
+}
+
+/*
+ * Checks what a child of the agent reported about itself: the lines after
+ * "--env" up to "--fd" are its environment, those after "--fd" the output
+ * of `ls /proc/self/fd`. Only the agent's fixed variables (and what a shell
+ * adds itself) may be there, and only fds 0, 1, 2 and the one ls opened.
+ */
+static void check_child_report(const char *text, const char *who)
+{
+    static const char *allowed[] = {"PATH=", "LANG=", "BOSUN_NODE=", "HOME=", "PWD=", "OLDPWD=",
+                                    "SHLVL=", "_=", NULL};
+    const char *env = strstr(text, "--env\n"), *fds = strstr(text, "--fd\n");
+    if (env == NULL || fds == NULL || fds < env)
+        fail_msg("%s: malformed report:\n%s", who, text);
+    char *copy = strndup(env + 6, (size_t)(fds - env - 6));
+    for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i] != NULL && !ok; i++)
+            ok = strncmp(l, allowed[i], strlen(allowed[i])) == 0;
+        if (!ok)
+            fail_msg("%s: unexpected environment variable '%s' in:\n%s", who, l, text);
+    }
+    free(copy);
+    int seen[4] = {0};
+    copy = strdup(fds + 5);
+    for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        int fd = atoi(l);
+        if (fd < 0 || fd > 3)
+            fail_msg("%s: inherited file descriptor %d:\n%s", who, fd, text);
+        seen[fd]++;
+    }
+    free(copy);
+    for (int fd = 0; fd < 4; fd++)
+        if (seen[fd] != 1)
+            fail_msg("%s: fd %d listed %d times:\n%s", who, fd, seen[fd], text);
+}
+
+/* nobody's uid; skips the test unless we are root and nobody exists. */
+static uid_t nobody_or_skip(void)
+{
+    struct passwd *pw = geteuid() == 0 ? getpwnam("nobody") : NULL;
+    if (pw == NULL) {
+        skip();
+        return 0;
+    }
+    return pw->pw_uid;
+}
+
+/* The marker variable put into the test's (and so the agent's) environment. */
+#define LEAK_VAR "BOSUN_TEST_SECRET"
+
+static bool nonempty_file(void *path)
+{
+    char *t = harness_read_file(path, NULL);
+    bool ok = t != NULL && strstr(t, "--fd\n") != NULL && strstr(t, "--end\n") != NULL;
+    free(t);
+    return ok;
+}
+
+/*
+ * Transition scripts run like commands: as runAsUser, with the fixed
+ * environment and no inherited file descriptors. The agent holds one
+ * resource alone, so it goes active and runs onActive, which reports its
+ * uid, environment and open fds into a file.
+ */
+static void test_scripts_run_as_nobody(void **state)
+{
+    (void)state;
+    uid_t nobody = nobody_or_skip();
+    /* The script and its output directory must be reachable by nobody. */
+    char *sdir = harness_tmpdir("secscript");
+    assert_non_null(sdir);
+    assert_int_equal(chmod(sdir, 0755), 0);
+    char script[700], outdir[700], out[800];
+    snprintf(script, sizeof script, "%s/on_active.sh", sdir);
+    snprintf(outdir, sizeof outdir, "%s/out", sdir);
+    snprintf(out, sizeof out, "%s/res-sec.txt", outdir);
+    assert_int_equal(mkdir(outdir, 0777), 0);
+    assert_int_equal(chmod(outdir, 0777), 0);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "#!/bin/sh\n"
+             "o=\"%s/$1.txt\"\n"
+             "{ echo \"uid=$(id -u)\"; echo --env; env; echo --fd; ls /proc/self/fd; echo --end; }"
+             " > \"$o.tmp\" && mv \"$o.tmp\" \"$o\"\n",
+             outdir);
+    assert_int_equal(harness_write_file(script, text), 0);
+    assert_int_equal(chmod(script, 0755), 0);
+
+    int port = harness_free_port();
+    assert_true(port > 0);
+    char extra[1536], data_dir[700];
+    snprintf(extra, sizeof extra,
+             "\"security\": {\"runAsUser\": \"nobody\"},\n"
+             " \"networking\": {\"interfaceName\": \"lo\", \"address\": \"239.255.%d.%d\", \"port\": %d},\n"
+             " \"resources\": [\"res-sec\"],\n"
+             " \"timing\": {\"txIntervalSecs\": 0.1, \"transitionWaitSecs\": 0.2},\n"
+             " \"run\": {\"onActive\": \"%s\"}",
+             (int)(getpid() % 200) + 20, port % 250 + 1, port, script);
+    setenv(LEAK_VAR, "must-not-reach-children", 1);
+    harness_proc_t *agent = start_agent("ship5", extra, data_dir, sizeof data_dir);
+    unsetenv(LEAK_VAR);
+    if (!harness_wait_until(nonempty_file, out, 20000)) {
+        char *log = harness_proc_log(agent);
+        fprintf(stderr, "---- agent log ----\n%s\n", log ? log : "");
+        free(log);
+        fail_msg("onActive wrote no report within 20 s");
+    }
+    char *report = harness_read_file(out, NULL);
+    char want[32];
+    snprintf(want, sizeof want, "uid=%u\n", (unsigned)nobody);
+    if (strncmp(report, want, strlen(want)) != 0)
+        fail_msg("script did not run as nobody (uid %u):\n%s", (unsigned)nobody, report);
+    assert_null(strstr(report, LEAK_VAR));
+    char *end = strstr(report, "--end\n");
+    *end = '\0';
+    check_child_report(report, "onActive");
+    free(report);
+    harness_proc_stop(agent, 5000, NULL);
+    harness_rmtree(sdir);
+    free(sdir);
+}
+
 static void test_run_as_nobody(void **state)
 {
     (void)state;
-    if (geteuid() != 0)
-        skip();
-    struct passwd *pw = getpwnam("nobody");
-    if (pw == NULL)
-        skip();
+    uid_t nobody = nobody_or_skip();
     char data_dir[700];
+    setenv(LEAK_VAR, "must-not-reach-children", 1);
     harness_proc_t *agent = start_agent("ship3", "\"security\": {\"runAsUser\": \"nobody\"}", data_dir,
                                         sizeof data_dir);
+    unsetenv(LEAK_VAR);
     const char *id_u[] = {"id", "-u", NULL};
     Bosun__Ack *ack = client_command(fx.nc, "ship3", "shellCommand", "n-id", id_u, 5000, 10000);
     assert_non_null(ack);
     assert_int_equal(ack->status, BOSUN__ACK_STATUS__ACK_STATUS_OK);
     char want[32];
-    snprintf(want, sizeof want, "%u\n", (unsigned)pw->pw_uid);
+    snprintf(want, sizeof want, "%u\n", (unsigned)nobody);
     assert_int_equal(ack->stdout.len, strlen(want));
     assert_memory_equal(ack->stdout.data, want, strlen(want));
     bosun__ack__free_unpacked(ack, NULL);
@@ -430,6 +618,18 @@ static void test_run_as_nobody(void **state)
     assert_non_null(strstr(text, "\n/\n"));
     free(text);
     bosun__ack__free_unpacked(ack, NULL);
+
+    /* The environment is the agent's fixed one and no descriptor is inherited. */
+    const char *report[] = {"sh", "-c", "echo --env; env; echo --fd; ls /proc/self/fd", NULL};
+    ack = client_command(fx.nc, "ship3", "shellCommand", "n-report", report, 5000, 10000);
+    assert_non_null(ack);
+    assert_int_equal(ack->status, BOSUN__ACK_STATUS__ACK_STATUS_OK);
+    text = strndup((const char *)ack->stdout.data, ack->stdout.len);
+    assert_null(strstr(text, LEAK_VAR));
+    check_child_report(text, "shellCommand");
+    free(text);
+    bosun__ack__free_unpacked(ack, NULL);
+
     char *log = harness_proc_log(agent);
     assert_non_null(strstr(log, "accepts unsigned commands from anyone who can publish on NATS"));
     assert_non_null(strstr(log, "commands run as user nobody"));
@@ -444,7 +644,9 @@ int main(void)
         cmocka_unit_test(test_signed_command_runs_once_and_replays_run_nothing),
         cmocka_unit_test(test_allow_lists),
         cmocka_unit_test(test_central_signs_what_it_delivers),
+        cmocka_unit_test(test_request_is_signed_with_central_key),
         cmocka_unit_test(test_run_as_nobody),
+        cmocka_unit_test(test_scripts_run_as_nobody),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

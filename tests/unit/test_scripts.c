@@ -218,7 +218,7 @@ static void test_output_and_argument(void **state)
 {
     fixture_t *f = *state;
     char *path = write_script(f, "before", "printf '%s:1000-2000' \"$1\"\n");
-    assert_int_equal(scripts_new(1, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(1, test_env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, path, 7, "web-vip", 3, 42, 5000), BOSUN_OK);
     scripts_result_t r;
     assert_true(wait_result(f->s, &r, 5000));
@@ -239,7 +239,7 @@ static void test_nonzero_exit(void **state)
 {
     fixture_t *f = *state;
     char *path = write_script(f, "fail", "echo partial\nexit 3\n");
-    assert_int_equal(scripts_new(1, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(1, test_env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, path, 0, "r", 0, 0, 5000), BOSUN_OK);
     scripts_result_t r;
     assert_true(wait_result(f->s, &r, 5000));
@@ -255,7 +255,7 @@ static void test_killed_by_signal(void **state)
 {
     fixture_t *f = *state;
     char *path = write_script(f, "suicide", "kill -9 $$\n");
-    assert_int_equal(scripts_new(1, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(1, test_env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, path, 0, "r", 0, 0, 5000), BOSUN_OK);
     scripts_result_t r;
     assert_true(wait_result(f->s, &r, 5000));
@@ -270,7 +270,7 @@ static void test_timeout_kills_group(void **state)
 {
     fixture_t *f = *state;
     char *path = write_script(f, "hang", HANG_BODY);
-    assert_int_equal(scripts_new(1, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(1, test_env, NULL, NULL, &f->s), BOSUN_OK);
     uint64_t t0 = bosun_mono_ms();
     assert_int_equal(scripts_run(f->s, path, 0, "r", 0, 0, 300), BOSUN_OK);
     scripts_result_t r;
@@ -290,7 +290,7 @@ static void test_missing_script(void **state)
 {
     fixture_t *f = *state;
     char *path = dir_file(f, "no-such-script");
-    assert_int_equal(scripts_new(1, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(1, test_env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, path, 0, "r", 0, 0, 5000), BOSUN_OK);
     scripts_result_t r;
     assert_true(wait_result(f->s, &r, 5000));
@@ -311,7 +311,7 @@ static void test_one_resource_in_order(void **state)
     char *a = write_script(f, "a", "sleep 0.3; echo a >> \"$0.out\"\n");
     char *b = write_script(f, "b", "sleep 0.15; echo b >> \"$(dirname \"$0\")/a.out\"\n");
     char *c = write_script(f, "c", "echo c >> \"$(dirname \"$0\")/a.out\"\n");
-    assert_int_equal(scripts_new(3, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(3, test_env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, a, 5, "r", 1, 0, 5000), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, b, 5, "r", 2, 0, 5000), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, c, 5, "r", 3, 0, 5000), BOSUN_OK);
@@ -336,7 +336,7 @@ static void test_resources_in_parallel(void **state)
 {
     fixture_t *f = *state;
     char *path = write_script(f, "slow", "sleep 1\n");
-    assert_int_equal(scripts_new(2, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(2, test_env, NULL, NULL, &f->s), BOSUN_OK);
     uint64_t t0 = bosun_mono_ms();
     assert_int_equal(scripts_run(f->s, path, 0, "r0", 0, 0, 5000), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, path, 1, "r1", 0, 0, 5000), BOSUN_OK);
@@ -357,7 +357,7 @@ static void test_busy_resource_does_not_block_others(void **state)
     fixture_t *f = *state;
     char *hang = write_script(f, "hang", HANG_BODY);
     char *quick = write_script(f, "quick", "echo \"$1\"\n");
-    assert_int_equal(scripts_new(2, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(2, test_env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, hang, 0, "r0", 1, 0, 60000), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, quick, 0, "r0", 2, 0, 5000), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, quick, 1, "r1", 3, 0, 5000), BOSUN_OK);
@@ -380,7 +380,7 @@ static void test_run_never_blocks(void **state)
     char *h0 = write_script(f, "h0", HANG_BODY);
     char *h1 = write_script(f, "h1", HANG_BODY);
     char *quick = write_script(f, "quick", "true\n");
-    assert_int_equal(scripts_new(2, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(2, test_env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, h0, 0, "r0", 0, 0, 60000), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, h1, 1, "r1", 0, 0, 60000), BOSUN_OK);
     /* Both workers are now inside hanging scripts. */
@@ -412,7 +412,7 @@ static void test_fd_readable_only_with_results(void **state)
 {
     fixture_t *f = *state;
     char *path = write_script(f, "late", "sleep 0.3; echo hi\n");
-    assert_int_equal(scripts_new(2, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(2, test_env, NULL, NULL, &f->s), BOSUN_OK);
     int fd = scripts_fd(f->s);
     assert_true(fd >= 0);
     assert_false(readable(fd));
@@ -445,7 +445,7 @@ static void test_environment(void **state)
                               "\"${HOME-unset}\"\n");
     char *env[] = {"PATH=/usr/bin:/bin", "BOSUN_GIVEN=hello world", NULL};
     assert_int_equal(setenv("BOSUN_LEAK", "leaked", 1), 0);
-    assert_int_equal(scripts_new(1, env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(1, env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, path, 0, "r", 0, 0, 5000), BOSUN_OK);
     scripts_result_t r;
     assert_true(wait_result(f->s, &r, 5000));
@@ -462,7 +462,7 @@ static void test_working_directory(void **state)
     char real[PATH_MAX], want[PATH_MAX + 2];
     assert_non_null(realpath(f->dir, real));
     snprintf(want, sizeof want, "%s\n", real);
-    assert_int_equal(scripts_new(1, test_env, f->dir, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(1, test_env, f->dir, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, path, 0, "r", 0, 0, 5000), BOSUN_OK);
     scripts_result_t r;
     assert_true(wait_result(f->s, &r, 5000));
@@ -475,7 +475,7 @@ static void test_output_truncated(void **state)
 {
     fixture_t *f = *state;
     char *path = write_script(f, "chatty", "head -c 10000 /dev/zero | tr '\\0' x\n");
-    assert_int_equal(scripts_new(1, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(1, test_env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, path, 0, "r", 0, 0, 5000), BOSUN_OK);
     scripts_result_t r;
     assert_true(wait_result(f->s, &r, 5000));
@@ -489,7 +489,7 @@ static void test_free_kills_running(void **state)
 {
     fixture_t *f = *state;
     char *path = write_script(f, "hang", HANG_BODY);
-    assert_int_equal(scripts_new(1, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(1, test_env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, path, 0, "r", 0, 0, 60000), BOSUN_OK);
     char *pp = dir_file(f, "hang.pid");
     wait_pid_file(pp);
@@ -509,7 +509,7 @@ static void test_free_kills_term_ignoring(void **state)
 {
     fixture_t *f = *state;
     char *path = write_script(f, "stubborn", "trap '' TERM\n" HANG_BODY);
-    assert_int_equal(scripts_new(1, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(1, test_env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, path, 0, "r", 0, 0, 60000), BOSUN_OK);
     char *pp = dir_file(f, "stubborn.pid");
     wait_pid_file(pp);
@@ -530,7 +530,7 @@ static void test_queue_bound(void **state)
     fixture_t *f = *state;
     char *hang = write_script(f, "hang", HANG_BODY);
     char *quick = write_script(f, "quick", "true\n");
-    assert_int_equal(scripts_new(1, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(1, test_env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, hang, 0, "r", 0, 0, 60000), BOSUN_OK);
     char *pp = dir_file(f, "hang.pid");
     wait_pid_file(pp);
@@ -554,10 +554,10 @@ static void test_invalid_arguments(void **state)
 {
     fixture_t *f = *state;
     scripts_t *s = NULL;
-    assert_int_equal(scripts_new(0, test_env, NULL, &s), BOSUN_ERR_INVALID);
-    assert_int_equal(scripts_new(1, NULL, NULL, &s), BOSUN_ERR_INVALID);
+    assert_int_equal(scripts_new(0, test_env, NULL, NULL, &s), BOSUN_ERR_INVALID);
+    assert_int_equal(scripts_new(1, NULL, NULL, NULL, &s), BOSUN_ERR_INVALID);
     assert_null(s);
-    assert_int_equal(scripts_new(1, test_env, NULL, &f->s), BOSUN_OK);
+    assert_int_equal(scripts_new(1, test_env, NULL, NULL, &f->s), BOSUN_OK);
     assert_int_equal(scripts_run(f->s, NULL, 0, "r", 0, 0, 1000), BOSUN_ERR_INVALID);
     assert_int_equal(scripts_run(f->s, "", 0, "r", 0, 0, 1000), BOSUN_ERR_INVALID);
     assert_int_equal(scripts_run(f->s, "/bin/true", 0, NULL, 0, 0, 1000), BOSUN_ERR_INVALID);
