@@ -51,8 +51,6 @@ typedef struct agent {
     uint64_t instance_id;            /* random per start */
     uint64_t boot_ms;                /* wall clock at start */
     bosun_nats_t *nats;
-    natsSubscription *command_sub;
-    natsSubscription *event_sub;
     ledger_t *ledger;
     pool_t *pool;
     elector_t *elector;              /* NULL when no resources are configured */

@@ -461,8 +461,7 @@ bosun_status_t agent_subscribe(agent_t *a, bosun_err_t *err)
 
 void agent_unsubscribe(agent_t *a)
 {
-    /* Both subscriptions have the agent as closure (a->command_sub and
-     * a->event_sub are no longer used). */
+    /* Both subscriptions have the agent as closure. */
     bosun_nats_unsubscribe(a->nats, a);
 }
 

@@ -76,10 +76,7 @@ struct prober {
     size_t prefix_len;
     int listen_fd;              /* -1 without probes.listen */
     int wake_fd;                /* eventfd: queue non-empty, or stop */
-
-    natsSubscription *answer_sub;
-    natsSubscription **hb_subs;
-    size_t n_hb_subs;
+    bool subscribed;            /* on_answer / on_heartbeat, with closure pr */
 
     pthread_mutex_t mu;         /* guards core */
     probe_t *core;
@@ -497,14 +494,11 @@ static bosun_status_t open_listener(prober_t *pr, bosun_err_t *err)
     return BOSUN_OK;
 }
 
-static bosun_status_t subscribe(prober_t *pr, natsSubscription **sub, const char *subject,
-                                natsMsgHandler cb, bosun_err_t *err)
+/* Made again on a reopened connection (natsconn.h); all with closure pr. */
+static bosun_status_t subscribe(prober_t *pr, const char *subject, natsMsgHandler cb, bosun_err_t *err)
 {
-    natsStatus s = natsConnection_Subscribe(sub, bosun_nats_conn(pr->nats), subject, cb, pr);
-    if (s != NATS_OK)
-        return bosun_nats_err(s, "natsConnection_Subscribe(probes)", err);
-    natsSubscription_SetPendingLimits(*sub, 65536, 64 * 1024 * 1024);
-    return BOSUN_OK;
+    pr->subscribed = true;
+    return bosun_nats_subscribe(pr->nats, subject, cb, pr, 65536, 64 * 1024 * 1024, err);
 }
 
 /* The reply inbox, and the heartbeats to learn peers (and their addresses) from. */
@@ -513,19 +507,16 @@ static bosun_status_t subscribe_all(prober_t *pr, bosun_err_t *err)
     const bosun_probes_config_t *c = pr->cfg;
     char subject[sizeof pr->prefix + BOSUN_NAME_MAX + 32];
     snprintf(subject, sizeof subject, "%s.>", pr->prefix);
-    bosun_status_t st = subscribe(pr, &pr->answer_sub, subject, on_answer, err);
+    bosun_status_t st = subscribe(pr, subject, on_answer, err);
     if (st != BOSUN_OK)
         return st;
-    pr->hb_subs = calloc(c->n_peers + 1, sizeof *pr->hb_subs);
-    if (pr->hb_subs == NULL)
-        return bosun_errf(err, BOSUN_ERR_NOMEM, "out of memory");
     if (c->probe_peers)
-        return subscribe(pr, &pr->hb_subs[pr->n_hb_subs++], "*.event.heartbeat", on_heartbeat, err);
+        return subscribe(pr, "*.event.heartbeat", on_heartbeat, err);
     for (size_t i = 0; i < c->n_peers; i++) {
         if (c->peers[i].address != NULL)
             continue;
         snprintf(subject, sizeof subject, "%s.event.heartbeat", c->peers[i].node);
-        if ((st = subscribe(pr, &pr->hb_subs[pr->n_hb_subs++], subject, on_heartbeat, err)) != BOSUN_OK)
+        if ((st = subscribe(pr, subject, on_heartbeat, err)) != BOSUN_OK)
             return st;
     }
     return BOSUN_OK;
@@ -628,16 +619,10 @@ void prober_stop(prober_t *pr)
         pthread_join(pr->thread, NULL);
         pr->started = false;
     }
-    if (pr->answer_sub != NULL) {
-        natsSubscription_Unsubscribe(pr->answer_sub);
-        natsSubscription_Destroy(pr->answer_sub);
-        pr->answer_sub = NULL;
+    if (pr->subscribed) {
+        bosun_nats_unsubscribe(pr->nats, pr);
+        pr->subscribed = false;
     }
-    for (size_t i = 0; i < pr->n_hb_subs; i++) {
-        natsSubscription_Unsubscribe(pr->hb_subs[i]);
-        natsSubscription_Destroy(pr->hb_subs[i]);
-    }
-    pr->n_hb_subs = 0;
     for (size_t i = 0; pr->conns != NULL && i < pr->n_conns_max; i++)
         if (pr->conns[i].fd >= 0) {
             close(pr->conns[i].fd);
@@ -657,7 +642,6 @@ void prober_free(prober_t *pr)
     if (pr->wake_fd >= 0)
         close(pr->wake_fd);
     probe_free(pr->core);
-    free(pr->hb_subs);
     free(pr->queue);
     free(pr->batch);
     free(pr->conns);

@@ -27,7 +27,7 @@ struct dispatch {
     char *central_id;
     char prefix[64];
     size_t prefix_len;
-    natsSubscription *sub;
+    bool subscribed;          /* on_answer is subscribed with closure d */
     int fd;
     pthread_mutex_t mu;
     answer_node_t *head, *tail;
@@ -121,12 +121,13 @@ bosun_status_t dispatch_new(bosun_nats_t *nats, const char *central_id, const si
     }
     char subject[96];
     snprintf(subject, sizeof subject, "%s.>", d->prefix);
-    natsStatus s = natsConnection_Subscribe(&d->sub, bosun_nats_conn(nats), subject, on_answer, d);
-    if (s != NATS_OK) {
+    /* Made again on a reopened connection (natsconn.h). */
+    bosun_status_t rc = bosun_nats_subscribe(nats, subject, on_answer, d, 1000000, 512 * 1024 * 1024, err);
+    if (rc != BOSUN_OK) {
         dispatch_free(d);
-        return bosun_nats_err(s, "natsConnection_Subscribe", err);
+        return rc;
     }
-    natsSubscription_SetPendingLimits(d->sub, 1000000, 512 * 1024 * 1024);
+    d->subscribed = true;
     *out = d;
     return BOSUN_OK;
 }
@@ -135,10 +136,8 @@ void dispatch_free(dispatch_t *d)
 {
     if (d == NULL)
         return;
-    if (d->sub != NULL) {
-        natsSubscription_Unsubscribe(d->sub);
-        natsSubscription_Destroy(d->sub);
-    }
+    if (d->subscribed)
+        bosun_nats_unsubscribe(d->nats, d);
     for (answer_node_t *n = d->head, *next; n != NULL; n = next) {
         next = n->next;
         free(n->a.data);

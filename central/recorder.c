@@ -91,8 +91,7 @@ struct recorder {
     bosun_status_t stop_status;
 
     bosun_nats_t *nats;
-    natsSubscription **subs;
-    size_t n_subs;                /* under mu, for recorder_stats() */
+    bool subscribed;              /* on_msg, with closure r, on nats */
 
     ratelimit_t drop_rl;
     _Atomic uint64_t received, messages, bytes, files, drops, write_errors, lost;
@@ -790,19 +789,11 @@ bosun_status_t recorder_subscribe(recorder_t *r, const bosun_nats_config_t *nats
     bosun_status_t rc = bosun_nats_open(nats, &opts, r->log, &r->nats, err);
     if (rc != BOSUN_OK)
         return rc;
-    natsSubscription **subs = calloc(r->n_subjects ? r->n_subjects : 1, sizeof *subs);
-    if (subs == NULL)
-        return bosun_errf(err, BOSUN_ERR_NOMEM, "out of memory subscribing");
-    r->subs = subs;
-    for (size_t i = 0; i < r->n_subjects; i++) {
-        natsSubscription *sub = NULL;
-        natsStatus s = natsConnection_Subscribe(&sub, bosun_nats_conn(r->nats), r->subjects[i], on_msg, r);
-        if (s != NATS_OK)
-            return bosun_nats_err(s, "natsConnection_Subscribe", err);
-        pthread_mutex_lock(&r->mu);
-        r->subs[r->n_subs++] = sub;
-        pthread_mutex_unlock(&r->mu);
-    }
+    /* Made again on a reopened connection (natsconn.h). */
+    r->subscribed = true;
+    for (size_t i = 0; i < r->n_subjects; i++)
+        if ((rc = bosun_nats_subscribe(r->nats, r->subjects[i], on_msg, r, 0, 0, err)) != BOSUN_OK)
+            return rc;
     /* So that what is published once we report "recording" is recorded. */
     bool flushed = bosun_nats_connected(r->nats) &&
                    natsConnection_FlushTimeout(bosun_nats_conn(r->nats), 2000) == NATS_OK;
@@ -824,14 +815,12 @@ void recorder_stats(recorder_t *r, recorder_stats_t *out)
     out->drops = atomic_load(&r->drops);
     out->write_errors = atomic_load(&r->write_errors);
     out->lost = atomic_load(&r->lost);
+    uint64_t pending = 0, dropped = 0;
     pthread_mutex_lock(&r->mu);
     out->queued = r->count;
-    for (size_t i = 0; i < r->n_subs; i++) {
-        int64_t d = 0;
-        if (natsSubscription_GetDropped(r->subs[i], &d) == NATS_OK && d > 0)
-            out->drops += (uint64_t)d;
-    }
+    bosun_nats_sub_stats(r->nats, r, &pending, &dropped); /* r->nats is NULL once stopped */
     pthread_mutex_unlock(&r->mu);
+    out->drops += dropped;
     pthread_mutex_lock(&r->zmu);
     out->pending_files = r->zn;
     pthread_mutex_unlock(&r->zmu);
@@ -845,31 +834,19 @@ const char *recorder_dir(const recorder_t *r)
 /* Removes interest and takes every message the server sent before (bounded). */
 static void unsubscribe_all(recorder_t *r, int timeout_ms)
 {
-    bool drain = r->nats != NULL && bosun_nats_connected(r->nats);
-    int64_t wait = timeout_ms < DRAIN_MAX_MS ? timeout_ms : DRAIN_MAX_MS;
-    for (size_t i = 0; i < r->n_subs; i++)
-        if (!drain || natsSubscription_DrainTimeout(r->subs[i], wait) != NATS_OK)
-            natsSubscription_Unsubscribe(r->subs[i]);
-    uint64_t until = bosun_mono_ms() + (uint64_t)wait;
-    pthread_mutex_lock(&r->mu);
-    size_t n = r->n_subs;
-    r->n_subs = 0; /* recorder_stats() no longer reads them */
-    pthread_mutex_unlock(&r->mu);
-    for (size_t i = 0; i < n; i++) {
-        if (drain) {
-            uint64_t now = bosun_mono_ms();
-            int64_t left = until > now ? (int64_t)(until - now) : 1;
-            if (natsSubscription_WaitForDrainCompletion(r->subs[i], left) != NATS_OK)
-                log_warn(r->log, "recorder", "draining %s did not complete in time", r->subjects[i]);
-        }
-        int64_t d = 0;
-        if (natsSubscription_GetDropped(r->subs[i], &d) == NATS_OK && d > 0)
-            atomic_fetch_add(&r->drops, (uint64_t)d);
-        natsSubscription_Destroy(r->subs[i]);
-        r->subs[i] = NULL;
+    if (r->subscribed) {
+        uint64_t dropped = 0;
+        int wait = timeout_ms < DRAIN_MAX_MS ? timeout_ms : DRAIN_MAX_MS;
+        if (!bosun_nats_unsubscribe_drain(r->nats, r, wait, &dropped))
+            log_warn(r->log, "recorder", "draining the subscriptions did not complete in %d ms", wait);
+        atomic_fetch_add(&r->drops, dropped);
+        r->subscribed = false;
     }
-    bosun_nats_close(r->nats, 1000);
-    r->nats = NULL;
+    pthread_mutex_lock(&r->mu);
+    bosun_nats_t *n = r->nats;
+    r->nats = NULL; /* recorder_stats() no longer reads it */
+    pthread_mutex_unlock(&r->mu);
+    bosun_nats_close(n, 1000);
 }
 
 /* Joins t by the wall-clock deadline; false if it is still running. */
@@ -944,7 +921,6 @@ void recorder_free(recorder_t *r)
     for (size_t i = 0; i < r->n_subjects; i++)
         free(r->subjects[i]);
     free(r->subjects);
-    free(r->subs);
     free(r->dir);
     pthread_mutex_destroy(&r->mu);
     pthread_mutex_destroy(&r->zmu);

@@ -99,7 +99,7 @@ struct telemetry {
     char central_id[BOSUN_NAME_MAX + 1];
     char prefix[96];
     size_t prefix_len;
-    natsSubscription *events_sub, *ping_sub;
+    bool subscribed;   /* on_event and on_ping_answer, with closure t */
     int fd;
     pthread_mutex_t mu;
     batch_t in;                 /* filled by callbacks (under mu) */
@@ -289,23 +289,18 @@ bosun_status_t telemetry_new(bosun_nats_t *nats, const char *central_id, const b
         telemetry_free(t);
         return BOSUN_ERR_SYS;
     }
-    natsConnection *nc = bosun_nats_conn(nats);
     char reply[128];
     snprintf(reply, sizeof reply, "%s.>", t->prefix);
-    natsStatus s = natsConnection_Subscribe(&t->events_sub, nc, "*.event.*", on_event, t);
-    const char *call = "natsConnection_Subscribe(*.event.*)";
-    if (s == NATS_OK) {
-        call = "natsConnection_Subscribe(ping answers)";
-        s = natsConnection_Subscribe(&t->ping_sub, nc, reply, on_ping_answer, t);
-    }
-    if (s != NATS_OK) {
-        bosun_status_t rc = bosun_nats_err(s, call, err);
+    /* Heartbeats of a large fleet arrive in bursts: let nats.c buffer them. Both are made again
+     * on a reopened connection (natsconn.h). */
+    t->subscribed = true;
+    bosun_status_t rc = bosun_nats_subscribe(nats, "*.event.*", on_event, t, 4000000, 1024 * 1024 * 1024, err);
+    if (rc == BOSUN_OK)
+        rc = bosun_nats_subscribe(nats, reply, on_ping_answer, t, 1000000, 256 * 1024 * 1024, err);
+    if (rc != BOSUN_OK) {
         telemetry_free(t);
         return rc;
     }
-    /* Heartbeats of a large fleet arrive in bursts: let nats.c buffer them. */
-    natsSubscription_SetPendingLimits(t->events_sub, 4000000, 1024 * 1024 * 1024);
-    natsSubscription_SetPendingLimits(t->ping_sub, 1000000, 256 * 1024 * 1024);
     *out = t;
     return BOSUN_OK;
 }
@@ -314,12 +309,8 @@ void telemetry_free(telemetry_t *t)
 {
     if (t == NULL)
         return;
-    natsSubscription *subs[] = {t->events_sub, t->ping_sub};
-    for (size_t i = 0; i < 2; i++)
-        if (subs[i] != NULL) {
-            natsSubscription_Unsubscribe(subs[i]);
-            natsSubscription_Destroy(subs[i]);
-        }
+    if (t->subscribed)
+        bosun_nats_unsubscribe(t->nats, t);
     free_batch_messages(&t->in);
     free_batch_messages(&t->out);
     free(t->in.v);
@@ -399,10 +390,5 @@ void telemetry_stats(telemetry_t *t, telemetry_stats_t *out)
     pthread_mutex_lock(&t->mu);
     out->queued = t->in.n;
     pthread_mutex_unlock(&t->mu);
-    int msgs = 0, bytes = 0;
-    int64_t dropped = 0;
-    if (natsSubscription_GetPending(t->events_sub, &msgs, &bytes) == NATS_OK && msgs > 0)
-        out->nats_pending = (uint64_t)msgs;
-    if (natsSubscription_GetDropped(t->events_sub, &dropped) == NATS_OK && dropped > 0)
-        out->nats_dropped = (uint64_t)dropped;
+    bosun_nats_sub_stats(t->nats, t, &out->nats_pending, &out->nats_dropped);
 }

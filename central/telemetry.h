@@ -56,8 +56,8 @@ typedef struct {
     uint64_t rejected;      /* undecodable, too big, or naming another node */
     uint64_t dropped;       /* queue full */
     uint64_t queued;        /* waiting for the loop now */
-    uint64_t nats_pending;  /* in nats.c's buffer of the subscription now */
-    uint64_t nats_dropped;  /* nats.c's slow-consumer drops on it, since start */
+    uint64_t nats_pending;  /* in nats.c's buffers of its subscriptions now */
+    uint64_t nats_dropped;  /* nats.c's slow-consumer drops on them, since start */
     uint64_t pings_sent;
     uint64_t pings_failed;  /* could not be published */
 } telemetry_stats_t;

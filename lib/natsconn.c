@@ -13,6 +13,8 @@
  */
 #include "natsconn.h"
 
+#include "clock.h"
+
 #include "nkey.h"
 
 #include <errno.h>
@@ -46,6 +48,7 @@ typedef struct sub_entry {
     void *closure;
     int max_msgs, max_bytes;     /* pending limits; 0: nats.c's */
     natsSubscription *live;      /* on the current connection; NULL while it is closed */
+    uint64_t dropped_before;     /* slow-consumer drops of the subscriptions it replaced */
 } sub_entry_t;
 
 struct bosun_nats {
@@ -543,6 +546,9 @@ static bool adopt(bosun_nats_t *n, natsConnection *nc, bosun_err_t *err)
     }
     i = 0;
     for (sub_entry_t *e = n->subs; e != NULL; e = e->next, i++) {
+        int64_t d = 0;
+        if (e->live != NULL && natsSubscription_GetDropped(e->live, &d) == NATS_OK && d > 0)
+            e->dropped_before += (uint64_t)d;
         natsSubscription_Destroy(e->live);
         e->live = fresh[i];
     }
@@ -777,6 +783,73 @@ void bosun_nats_unsubscribe(bosun_nats_t *n, void *closure)
         free(gone);
         gone = next;
     }
+}
+
+void bosun_nats_sub_stats(bosun_nats_t *n, void *closure, uint64_t *pending, uint64_t *dropped)
+{
+    *pending = 0;
+    *dropped = 0;
+    if (n == NULL)
+        return;
+    pthread_mutex_lock(&n->mu);
+    for (sub_entry_t *e = n->subs; e != NULL; e = e->next) {
+        if (e->closure != closure)
+            continue;
+        *dropped += e->dropped_before;
+        int msgs = 0, bytes = 0;
+        int64_t d = 0;
+        if (e->live != NULL && natsSubscription_GetPending(e->live, &msgs, &bytes) == NATS_OK && msgs > 0)
+            *pending += (uint64_t)msgs;
+        if (e->live != NULL && natsSubscription_GetDropped(e->live, &d) == NATS_OK && d > 0)
+            *dropped += (uint64_t)d;
+    }
+    pthread_mutex_unlock(&n->mu);
+}
+
+bool bosun_nats_unsubscribe_drain(bosun_nats_t *n, void *closure, int timeout_ms, uint64_t *dropped)
+{
+    if (n == NULL)
+        return true;
+    sub_entry_t *gone = NULL;
+    pthread_mutex_lock(&n->mu);
+    for (sub_entry_t **pp = &n->subs; *pp != NULL;) {
+        sub_entry_t *e = *pp;
+        if (e->closure == closure) {
+            *pp = e->next;
+            e->next = gone;
+            gone = e;
+        } else {
+            pp = &e->next;
+        }
+    }
+    pthread_mutex_unlock(&n->mu);
+    /* Drain all at once, then wait for each within what is left of the one deadline. */
+    bool drain = bosun_nats_connected(n), complete = true;
+    for (sub_entry_t *e = gone; e != NULL; e = e->next)
+        if (e->live != NULL && (!drain || natsSubscription_DrainTimeout(e->live, timeout_ms) != NATS_OK))
+            natsSubscription_Unsubscribe(e->live);
+    uint64_t until = bosun_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 1);
+    while (gone != NULL) {
+        sub_entry_t *next = gone->next;
+        if (gone->live != NULL) {
+            if (drain) {
+                uint64_t now = bosun_mono_ms();
+                int64_t left = until > now ? (int64_t)(until - now) : 1;
+                if (natsSubscription_WaitForDrainCompletion(gone->live, left) != NATS_OK)
+                    complete = false;
+            }
+            int64_t d = 0;
+            if (dropped != NULL && natsSubscription_GetDropped(gone->live, &d) == NATS_OK && d > 0)
+                *dropped += (uint64_t)d;
+            natsSubscription_Destroy(gone->live);
+        }
+        if (dropped != NULL)
+            *dropped += gone->dropped_before;
+        free(gone->subject);
+        free(gone);
+        gone = next;
+    }
+    return complete;
 }
 
 natsConnection *bosun_nats_conn(bosun_nats_t *n)

@@ -68,6 +68,20 @@ bosun_status_t bosun_nats_subscribe(bosun_nats_t *n, const char *subject, natsMs
  */
 void bosun_nats_unsubscribe(bosun_nats_t *n, void *closure);
 
+/*
+ * Like bosun_nats_unsubscribe(), but first takes every message the server
+ * had sent to them (a NATS drain), all within timeout_ms; adds their
+ * slow-consumer drops to *dropped (may be NULL). False when a drain did not
+ * complete in time (what was left is dropped). n NULL: true.
+ */
+bool bosun_nats_unsubscribe_drain(bosun_nats_t *n, void *closure, int timeout_ms, uint64_t *dropped);
+
+/*
+ * Over closure's subscriptions: messages waiting in nats.c's buffers now,
+ * and slow-consumer drops since they were made (across reopens).
+ */
+void bosun_nats_sub_stats(bosun_nats_t *n, void *closure, uint64_t *pending, uint64_t *dropped);
+
 /* True while connected to a server. */
 bool bosun_nats_connected(const bosun_nats_t *n);
 

@@ -360,12 +360,12 @@ static json_t *central_results(const char *data_dir)
  * node into its inmsg.txt, and asserts the result comes back OK (read with
  * `bosun-central results`) within 15 s.
  */
-static void expect_central_ping(fx_t *fx, const char *url, const char *nats_extra, const char *node)
+/* Starts central on url with nats_extra in its nats section; its data directory is <dir>/central. */
+static void start_central(fx_t *fx, const char *url, const char *nats_extra)
 {
-    char cfg[700], data[700], inmsg[800], log[700], json[4096], drop[256];
+    char cfg[700], data[700], log[700], json[4096];
     snprintf(cfg, sizeof cfg, "%s/central.json", fx->dir);
     snprintf(data, sizeof data, "%s/central", fx->dir);
-    snprintf(inmsg, sizeof inmsg, "%s/inmsg.txt", data);
     snprintf(log, sizeof log, "%s/central.log", fx->dir);
     snprintf(json, sizeof json,
              "{\"id\": \"central\", \"dataDir\": \"%s\",\n"
@@ -377,7 +377,14 @@ static void expect_central_ping(fx_t *fx, const char *url, const char *nats_extr
     char *argv[] = {BOSUN_CENTRAL_BIN, "--config-file", cfg, "--log-level", "4", NULL};
     assert_int_equal(harness_proc_start(argv, log, &fx->central), 0);
     expect_log(fx->central, "running: inbox", 10000);
-    expect_log(fx->central, "connected to", 5000);
+}
+
+/* A ping dropped into central's inmsg.txt for node ends OK (a command round trip through central). */
+static void expect_central_delivers(fx_t *fx, const char *node)
+{
+    char data[700], inmsg[800], drop[256];
+    snprintf(data, sizeof data, "%s/central", fx->dir);
+    snprintf(inmsg, sizeof inmsg, "%s/inmsg.txt", data);
     snprintf(drop, sizeof drop, "[{\"toNode\": \"%s\", \"method\": \"ping\"}]\n", node);
     int fd = open(inmsg, O_WRONLY | O_APPEND | O_CREAT, 0660);
     assert_true(fd >= 0);
@@ -402,6 +409,13 @@ static void expect_central_ping(fx_t *fx, const char *url, const char *nats_extr
     assert_string_equal(json_string_value(json_object_get(r, "status")), "OK");
     assert_string_equal(json_string_value(json_object_get(json_object_get(r, "message"), "node")), node);
     json_decref(res);
+}
+
+static void expect_central_ping(fx_t *fx, const char *url, const char *nats_extra, const char *node)
+{
+    start_central(fx, url, nats_extra);
+    expect_log(fx->central, "connected to", 5000);
+    expect_central_delivers(fx, node);
 }
 
 static void test_tls_client_certs_agent_and_central(void **state)
@@ -519,6 +533,40 @@ static void test_agent_recovers_when_credentials_are_fixed(void **state)
     expect_log(fx->agent, "reopened: connected to", 1000);
 }
 
+/*
+ * The same for central, whose subscriptions (command answers, the fleet's
+ * events, the recorder's) must all be made again on the reopened connection:
+ * it hears the agent's heartbeats (the node appears) and a command dropped
+ * into inmsg.txt gets its Ack.
+ */
+static void test_central_recovers_when_credentials_are_fixed(void **state)
+{
+    fx_t *fx = *state;
+    int port = harness_free_port();
+    assert_true(port > 0);
+    char port_s[16];
+    snprintf(port_s, sizeof port_s, "%d", port);
+    const char *refuse = write_conf(fx, "refuse.conf",
+                                    "authorization {\n  user: bosun\n  password: \"old-pw\"\n}\n");
+    const char *args[] = {"-c", refuse, "-p", port_s, NULL};
+    assert_int_equal(harness_natsd_start(args, &fx->natsd), 0);
+    char url[256];
+    snprintf(url, sizeof url, "nats://127.0.0.1:%d", port);
+    start_central(fx, url, "\"user\": \"bosun\", \"password\": \"new-pw\"");
+    expect_log(fx->central, "reopen attempt 1 failed", 5000);
+
+    harness_natsd_stop(fx->natsd);
+    fx->natsd = NULL;
+    const char *accept = write_conf(fx, "accept.conf",
+                                    "authorization {\n  user: bosun\n  password: \"new-pw\"\n}\n");
+    const char *args2[] = {"-c", accept, "-p", port_s, NULL};
+    assert_int_equal(harness_natsd_start(args2, &fx->natsd), 0);
+    expect_log(fx->central, "reopened: connected to", 20000); /* backoff: at most 10 s */
+    start_agent(fx, "fixed-c1", "\"user\": \"bosun\", \"password\": \"new-pw\"");
+    expect_log(fx->central, "node fixed-c1 appeared", 10000);
+    expect_central_delivers(fx, "fixed-c1");
+}
+
 /* ---- creds file (operator mode) ----------------------------------------------------------- */
 
 /* Keys and JWTs of one operator, a known account and a stranger account. */
@@ -616,6 +664,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_creds_file_agent_and_central, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_recovers_when_credentials_are_fixed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_central_recovers_when_credentials_are_fixed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
