@@ -105,7 +105,7 @@ typedef struct {
     uint64_t time_ms;                /* when the node ran it, node's clock (0: not said) */
     uint64_t measured_ms;            /* the same on central's wall clock: the heartbeat's receipt
                                         less the probe's age when the heartbeat left */
-    char error[64];                  /* "" when nothing failed */
+    char error[128];                 /* "" when nothing failed */
 } fleet_probe_t;
 
 typedef struct {

@@ -154,6 +154,9 @@ def start_fleet(args, tmp, nats_url, http_port):
                            "cryptoPassword": "dashboard-test"},
             "resources": [{"id": "vip", "priority": 110 + 10 * i}, {"id": "db", "priority": 130 - 10 * i}],
             "timing": {"heartbeatIntervalMs": 200, "txIntervalSecs": 0.1, "transitionWaitSecs": 0.3},
+            # Connectivity probes to every peer learned from heartbeats (the matrix).
+            "probes": {"listen": f"127.0.0.1:{free_port()}", "probePeers": True,
+                       "intervalMs": 500, "timeoutMs": 400},
         })
         agents[name] = start([args.agent, "--config-file", cfg, "--log-level", "4"],
                              os.path.join(tmp, f"{name}.log"))
@@ -189,8 +192,11 @@ for (const r of document.querySelectorAll('#resources tr[data-resource]'))
   active[r.dataset.resource] = r.querySelector('td.active').textContent.trim();
 const msgs = [...document.querySelectorAll('#messages tr[data-id]')].map((r) => ({
   node: r.dataset.node, status: r.dataset.status, cells: [...r.cells].map((c) => c.textContent.trim())}));
+const cells = {};
+for (const c of document.querySelectorAll('#matrix td[data-source][data-target]'))
+  cells[c.dataset.source + '>' + c.dataset.target] = c.dataset.state;
 return {rows: rows, active: active, msgs: msgs, summary: document.getElementById('summary').textContent,
-        matrix: !!document.getElementById('matrix'), loadedOnce: window.__bosunLoadedOnce || null};
+        matrix: !!document.getElementById('matrix'), cells: cells, loadedOnce: window.__bosunLoadedOnce || null};
 """
 
 
@@ -255,6 +261,14 @@ def main():
         assert page["matrix"], "no connectivity matrix element"
         log(f"page: {node_rows(page)}, ACTIVE {page['active']}, summary {page['summary']!r}")
 
+        # The agents' own probes (TCP connect and NATS ping to each peer): every link up.
+        links = [f"{a}>{b}" for a in ("n1", "n2", "n3") for b in ("n1", "n2", "n3") if a != b]
+        try:
+            wait.until(lambda d: all(read_page(d)["cells"].get(k) == "up" for k in links))
+        except TimeoutException:
+            raise AssertionError(f"matrix not all up: {read_page(driver)['cells']}")
+        log(f"matrix: {read_page(driver)['cells']}")
+
         send(args, tmp, "n1", "shellCommand", "/bin/echo", "hello-dashboard")
         send(args, tmp, "n3", "shellCommand", "/bin/false")
         want_msgs = lambda p: sorted((m["node"], m["status"]) for m in p["msgs"]) == [("n1", "OK"), ("n3", "FAILED")]
@@ -283,6 +297,12 @@ def main():
         assert page["loadedOnce"] == "yes", "the page was reloaded"
         # vip stays with n3 and db with n1: n2 owned nothing.
         assert page["active"] == {"vip": "n3", "db": "n1"}, page["active"]
+        # The live nodes' probes of n2 fail (refused, no answer); n2's own row goes stale.
+        try:
+            wait.until(lambda d: (lambda c: c.get("n1>n2") == "down" and c.get("n3>n2") == "down"
+                                  and c.get("n2>n1") == "stale" and c.get("n1>n3") == "up")(read_page(d)["cells"]))
+        except TimeoutException:
+            raise AssertionError(f"matrix does not show n2 unreachable: {read_page(driver)['cells']}")
         log(f"page without reload: {rows}, summary {page['summary']!r}")
 
         os.makedirs(args.artifacts, exist_ok=True)
