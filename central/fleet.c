@@ -297,6 +297,11 @@ static void copy_counters(fleet_counters_t *c, const Bosun__AgentCounters *s)
     c->election_packets_dropped = s->election_packets_dropped;
     c->election_transitions = s->election_transitions;
     c->nats_reconnects = s->nats_reconnects;
+    c->election_tx_errors = s->election_tx_errors;
+    c->election_rx_errors = s->election_rx_errors;
+    c->election_script_failures = s->election_script_failures;
+    c->probes_run = s->probes_run;
+    c->probes_failed = s->probes_failed;
 }
 
 /* items, or a larger copy with room for k items of size bytes (*cap updated); NULL, items kept, on OOM. */

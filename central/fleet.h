@@ -111,7 +111,8 @@ typedef struct {
 typedef struct {
     uint64_t heartbeats_sent, commands_received, commands_ok, commands_failed, commands_rejected,
         commands_duplicate, events_received, malformed_messages, election_packets_tx,
-        election_packets_rx, election_packets_dropped, election_transitions, nats_reconnects;
+        election_packets_rx, election_packets_dropped, election_transitions, nats_reconnects,
+        election_tx_errors, election_rx_errors, election_script_failures, probes_run, probes_failed;
 } fleet_counters_t;
 
 /* Everything known about one node; a copy when handed out. */

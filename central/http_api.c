@@ -41,7 +41,8 @@ static uint64_t age_ms(uint64_t now, uint64_t then) { return now > then ? now - 
 
 static json_t *counters_json(const fleet_counters_t *c)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "heartbeatsSent",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                     "heartbeatsSent",
                      (json_int_t)c->heartbeats_sent, "commandsReceived", (json_int_t)c->commands_received,
                      "commandsOk", (json_int_t)c->commands_ok, "commandsFailed", (json_int_t)c->commands_failed,
                      "commandsRejected", (json_int_t)c->commands_rejected, "commandsDuplicate",
@@ -49,7 +50,11 @@ static json_t *counters_json(const fleet_counters_t *c)
                      "malformedMessages", (json_int_t)c->malformed_messages, "electionPacketsTx",
                      (json_int_t)c->election_packets_tx, "electionPacketsRx", (json_int_t)c->election_packets_rx,
                      "electionPacketsDropped", (json_int_t)c->election_packets_dropped, "electionTransitions",
-                     (json_int_t)c->election_transitions, "natsReconnects", (json_int_t)c->nats_reconnects);
+                     (json_int_t)c->election_transitions, "natsReconnects", (json_int_t)c->nats_reconnects,
+                     "electionSendErrors", (json_int_t)c->election_tx_errors, "electionReceiveErrors",
+                     (json_int_t)c->election_rx_errors, "electionScriptFailures",
+                     (json_int_t)c->election_script_failures, "probesRun", (json_int_t)c->probes_run,
+                     "probesFailed", (json_int_t)c->probes_failed);
 }
 
 static json_t *node_json(const fleet_view_t *v, uint64_t now)

@@ -273,6 +273,16 @@ static const struct {
      "Resource state transitions on the agent."},
     {"bosun_agent_nats_reconnects_total", NULL, offsetof(fleet_counters_t, nats_reconnects),
      "Times the agent reconnected to NATS."},
+    {"bosun_agent_election_send_errors_total", NULL, offsetof(fleet_counters_t, election_tx_errors),
+     "Election packets the agent's socket refused to send."},
+    {"bosun_agent_election_receive_errors_total", NULL, offsetof(fleet_counters_t, election_rx_errors),
+     "Receive errors on the agent's election socket."},
+    {"bosun_agent_election_script_failures_total", NULL, offsetof(fleet_counters_t, election_script_failures),
+     "Transition scripts that failed or timed out on the agent."},
+    {"bosun_agent_probes_total", NULL, offsetof(fleet_counters_t, probes_run),
+     "Connectivity probe attempts the agent finished."},
+    {"bosun_agent_probes_failed_total", NULL, offsetof(fleet_counters_t, probes_failed),
+     "Of those, attempts where a measured part (TCP connect or NATS ping) failed."},
 };
 
 static void write_agent_counters(text_t *t, const fleet_view_t *v, size_t n)

@@ -648,3 +648,28 @@ bosun_status_t cfgschema_read_file(const char *path, size_t max, char **out, siz
     *len = n;
     return BOSUN_OK;
 }
+
+static void each_key(const cfgschema_key_t *rows, char *path, size_t len, size_t cap,
+                     void (*fn)(const char *path, void *arg), void *arg)
+{
+    for (const cfgschema_key_t *k = rows; k->name != NULL; k++) {
+        int n = snprintf(path + len, cap - len, "%s%s", len > 0 ? "." : "", k->name);
+        if (n < 0 || (size_t)n >= cap - len)
+            continue; /* deeper than any real table */
+        fn(path, arg);
+        if (k->type == CFGSCHEMA_T_OBJ && k->sub != NULL)
+            each_key(k->sub, path, len + (size_t)n, cap, fn, arg);
+        else if (k->type == CFGSCHEMA_T_LIST && k->list != NULL &&
+                 len + (size_t)n + 2 < cap) {
+            memcpy(path + len + (size_t)n, "[]", 3);
+            each_key(k->list->keys, path, len + (size_t)n + 2, cap, fn, arg);
+        }
+        path[len] = '\0';
+    }
+}
+
+void cfgschema_each_key(const cfgschema_key_t *rows, void (*fn)(const char *path, void *arg), void *arg)
+{
+    char path[256] = "";
+    each_key(rows, path, 0, sizeof path, fn, arg);
+}

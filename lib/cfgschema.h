@@ -130,6 +130,13 @@ struct cfgschema_key {
 #define CFGSCHEMA_CUSTOM(nm, hooks, fl) {.name = (nm), .type = CFGSCHEMA_T_CUSTOM, .custom = (hooks), .flags = (fl)}
 #define CFGSCHEMA_END {.name = NULL}
 
+/*
+ * Calls fn with the dotted path of every key rows accepts, sections first
+ * then their keys ("networking", "networking.port"); a list's entry keys as
+ * "resources[].id". For documentation checks and tools.
+ */
+void cfgschema_each_key(const cfgschema_key_t *rows, void (*fn)(const char *path, void *arg), void *arg);
+
 /* Starts a walk whose messages name `source`; err may be NULL. */
 void cfgschema_walk_init(cfgschema_walk_t *w, const char *source, bosun_err_t *err);
 

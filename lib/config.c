@@ -5,7 +5,7 @@
  * type, field, range, default); the generic walker in cfgschema.c uses them
  * to set defaults, apply a file, check values again after command-line flags
  * and free. The "logging" and "nats" tables are shared by both binaries.
- * docs/CONFIG.md documents these tables; keep the two in step.
+ * README.md's configuration reference documents these tables (test_config checks every key is there).
  */
 #include "config.h"
 
@@ -655,6 +655,16 @@ static const cfgschema_key_t central_keys[] = {
     CFGSCHEMA_OBJ("signing", bosun_central_config_t, signing, signing_keys),
     CFGSCHEMA_END,
 };
+
+void bosun_agent_config_each_key(void (*fn)(const char *path, void *arg), void *arg)
+{
+    cfgschema_each_key(agent_keys, fn, arg);
+}
+
+void bosun_central_config_each_key(void (*fn)(const char *path, void *arg), void *arg)
+{
+    cfgschema_each_key(central_keys, fn, arg);
+}
 
 /* ---- cross-field rules ---------------------------------------------------------------- */
 

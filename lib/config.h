@@ -11,7 +11,7 @@
  * Keys of the Network State Manager's nsm_conf.json (id, priority,
  * networking.*, resources, run.*, timing.*, electionToken.*, logging.*) keep
  * their meaning; "nats" (servers, credentials, TLS), "dataDir" and the
- * "commands" section are bosun's additions. docs/CONFIG.md lists every key.
+ * "commands" section are bosun's additions. README.md's configuration reference lists every key.
  *
  * Ownership: every char * in these structs is owned by the struct and freed
  * by the matching _free(); secrets are wiped with sodium_memzero.
@@ -268,6 +268,10 @@ bosun_status_t bosun_central_config_finish(bosun_central_config_t *c, const char
 
 /* Frees what *c owns (wiping secrets) and zeroes it; NULL is a no-op. */
 void bosun_agent_config_free(bosun_agent_config_t *c);
+
+/* Every key the files accept, as dotted paths (cfgschema_each_key). */
+void bosun_agent_config_each_key(void (*fn)(const char *path, void *arg), void *arg);
+void bosun_central_config_each_key(void (*fn)(const char *path, void *arg), void *arg);
 void bosun_central_config_free(bosun_central_config_t *c);
 
 /*

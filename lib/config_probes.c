@@ -4,7 +4,7 @@
  *
  * "peers" entries are a node name or {"node", "address"}; addresses are
  * numeric ("10.0.0.2:8757", "[fd00::2]:8757"), so probing never waits on
- * DNS. docs/CONFIG.md documents these keys.
+ * DNS. README.md's configuration reference documents these keys.
  */
 #include "config_probes.h"
 

@@ -636,6 +636,11 @@ static void test_metrics_are_well_formed_and_complete(void **state)
         "bosun_agent_election_packets_dropped_total",
         "bosun_agent_election_transitions_total",
         "bosun_agent_nats_reconnects_total",
+        "bosun_agent_election_send_errors_total",
+        "bosun_agent_election_receive_errors_total",
+        "bosun_agent_election_script_failures_total",
+        "bosun_agent_probes_total",
+        "bosun_agent_probes_failed_total",
     };
     for (int i = 0; i < N_AGENTS; i++) {
         char node[8];

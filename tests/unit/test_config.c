@@ -1020,6 +1020,61 @@ static void test_free_is_safe(void **state)
     bosun_agent_config_free(&a);
 }
 
+/* ---- the documentation ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *doc;     /* README's configuration reference */
+    size_t doc_len;
+    int missing;
+} doc_check_t;
+
+/* Whether name appears as a whole component of a `dotted.key` in text: `name`, `a.name`, `name.b`. */
+static bool names_key(const char *text, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; (p = memmem(p, len - (size_t)(p - text), name, n)) != NULL; p++) {
+        char before = p > text ? p[-1] : 0, after = (size_t)(p - text) + n < len ? p[n] : 0;
+        if ((before == '`' || before == '.') && (after == '`' || after == '.'))
+            return true;
+    }
+    return false;
+}
+
+/* The key's own name (after the last '.', list markers dropped) must appear in the reference. */
+static void check_documented(const char *path, void *arg)
+{
+    doc_check_t *d = arg;
+    const char *leaf = strrchr(path, '.');
+    leaf = leaf ? leaf + 1 : path;
+    char name[128];
+    snprintf(name, sizeof name, "%s", leaf);
+    char *cut = strstr(name, "[]");
+    if (cut != NULL)
+        *cut = '\0';
+    if (!names_key(d->doc, d->doc_len, name)) {
+        fprintf(stderr, "README.md's configuration reference does not describe %s (no `%s`)\n", path, name);
+        d->missing++;
+    }
+}
+
+static void test_every_key_is_documented(void **state)
+{
+    (void)state;
+    FILE *f = fopen(BOSUN_SOURCE_DIR "/README.md", "r");
+    assert_non_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *start = strstr(buf, "\n## Configuration reference\n");
+    assert_non_null(start);
+    const char *end = strstr(start + 1, "\n## ");
+    doc_check_t d = {.doc = start, .doc_len = end ? (size_t)(end - start) : strlen(start)};
+    bosun_agent_config_each_key(check_documented, &d);
+    bosun_central_config_each_key(check_documented, &d);
+    assert_int_equal(d.missing, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1053,6 +1108,7 @@ int main(void)
         cmocka_unit_test(test_probes_errors_name_the_key),
         cmocka_unit_test(test_probes_self_via_flag),
         cmocka_unit_test(test_sockaddr_parse),
+        cmocka_unit_test(test_every_key_is_documented),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
