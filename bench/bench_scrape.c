@@ -105,6 +105,11 @@ static void publish_one(natsConnection *nc, long i, uint8_t *buf, size_t cap)
     c.election_packets_dropped = 9;
     c.election_transitions = 4;
     c.nats_reconnects = 2;
+    c.election_tx_errors = 1;
+    c.election_rx_errors = 0;
+    c.election_script_failures = 2;
+    c.probes_run = seq * 3;
+    c.probes_failed = seq / 20;
     hb.counters = &c;
     for (int k = 0; k < RESOURCES_PER_NODE; k++) {
         bosun__resource_status__init(&rs[k]);
@@ -124,6 +129,8 @@ static void publish_one(natsConnection *nc, long i, uint8_t *buf, size_t cap)
         bool tcp_ok = (i + k) % 50 != 0, nats_ok = (i + k) % 97 != 0; /* a few links down */
         bosun__probe_result__init(&pr[k]);
         pr[k].target = sim.name[t];
+        pr[k].tcp_tested = true; /* every node advertises a probe listener */
+        pr[k].address = "10.0.0.1:8757";
         pr[k].tcp_ok = tcp_ok;
         pr[k].tcp_connect_us = tcp_ok ? (uint32_t)(150 + (i * 7 + k) % 400) : 0;
         pr[k].nats_ok = nats_ok;
