@@ -756,10 +756,9 @@ bosun_status_t bosun_nats_subscribe(bosun_nats_t *n, const char *subject, natsMs
     return BOSUN_OK;
 }
 
-void bosun_nats_unsubscribe(bosun_nats_t *n, void *closure)
+/* Unlinks closure's subscriptions from n's list and returns them (a list of their own). */
+static sub_entry_t *take_subs(bosun_nats_t *n, void *closure)
 {
-    if (n == NULL)
-        return;
     sub_entry_t *gone = NULL;
     pthread_mutex_lock(&n->mu);
     for (sub_entry_t **pp = &n->subs; *pp != NULL;) {
@@ -773,6 +772,14 @@ void bosun_nats_unsubscribe(bosun_nats_t *n, void *closure)
         }
     }
     pthread_mutex_unlock(&n->mu);
+    return gone;
+}
+
+void bosun_nats_unsubscribe(bosun_nats_t *n, void *closure)
+{
+    if (n == NULL)
+        return;
+    sub_entry_t *gone = take_subs(n, closure);
     while (gone != NULL) {
         sub_entry_t *next = gone->next;
         if (gone->live != NULL) {
@@ -810,19 +817,7 @@ bool bosun_nats_unsubscribe_drain(bosun_nats_t *n, void *closure, int timeout_ms
 {
     if (n == NULL)
         return true;
-    sub_entry_t *gone = NULL;
-    pthread_mutex_lock(&n->mu);
-    for (sub_entry_t **pp = &n->subs; *pp != NULL;) {
-        sub_entry_t *e = *pp;
-        if (e->closure == closure) {
-            *pp = e->next;
-            e->next = gone;
-            gone = e;
-        } else {
-            pp = &e->next;
-        }
-    }
-    pthread_mutex_unlock(&n->mu);
+    sub_entry_t *gone = take_subs(n, closure);
     /* Drain all at once, then wait for each within what is left of the one deadline. */
     bool drain = bosun_nats_connected(n), complete = true;
     for (sub_entry_t *e = gone; e != NULL; e = e->next)
