@@ -203,7 +203,7 @@ void agent_free(agent_t *a)
     prober_stop(a->prober);
     pool_shutdown(a->pool, 0);
     bosun_nats_close(a->nats, 1000);
-    prober_free(a->prober); /* after the connection: no callback can still hold it */
+    prober_free(a->prober); /* prober_stop unsubscribed and waited for its callbacks */
     ledger_close(a->ledger);
     if (a->dir_lock >= 0)
         close(a->dir_lock); /* last: the directory is ours until everything in it is closed */

@@ -439,6 +439,8 @@ static void *run(void *arg)
                 pr->pfd_conn[n_pfds] = i;
                 pr->pfds[n_pfds++] = (struct pollfd){.fd = pr->conns[i].fd, .events = POLLOUT};
             }
+        if (atomic_load(&pr->stop))
+            break; /* its wake-up may have been taken by the drain above */
         int r = poll(pr->pfds, (nfds_t)n_pfds, timeout);
         if (r <= 0)
             continue; /* timeout, or EINTR */

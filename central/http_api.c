@@ -11,7 +11,7 @@
  *                           the cells among them, and the first failing
  *                           cells of all (so a limited matrix still shows
  *                           every problem in a large fleet)
- *                           [?limit=1-100000 nodes] [&filter=TEXT]
+ *                           [?limit=1-1000 nodes (50)] [&filter=TEXT]
  *
  * Times are central's wall clock in ms unless a name says otherwise.
  */
@@ -27,7 +27,8 @@
 
 #define MESSAGES_DEFAULT 100u
 #define MESSAGES_MAX 1000u
-#define MATRIX_MAX_NODES 100000u
+#define MATRIX_DEFAULT_NODES 50u /* the matrix grows with its square: ask for more explicitly */
+#define MATRIX_MAX_NODES 1000u
 #define FAILING_MAX 100u /* failing cells listed whatever the limit */
 
 static const char *resource_state_str(Bosun__ResourceState s)
@@ -247,7 +248,7 @@ enum MHD_Result http_serve_connectivity(http_server_t *h, struct MHD_Connection 
 {
     size_t limit;
     enum MHD_Result answered = MHD_NO;
-    if (!http_arg_uint(conn, "limit", MATRIX_MAX_NODES, MATRIX_MAX_NODES, &limit, &answered))
+    if (!http_arg_uint(conn, "limit", MATRIX_DEFAULT_NODES, MATRIX_MAX_NODES, &limit, &answered))
         return answered;
     const char *filter = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "filter");
     if (filter != NULL && filter[0] == '\0')

@@ -105,8 +105,13 @@ static bosun_status_t check_peer_address(const char *s, bosun_err_t *err)
 
 /* ---- "peers": node names or {"node", "address"} --------------------------------------- */
 
-/* Bound on the list itself; maxTargets (at most this) is checked at finish. */
-#define PEERS_MAX 4096
+/*
+ * Bound on the list itself; maxTargets (at most this) is checked at finish.
+ * 512 results of the worst size (~345 bytes: long names and errors) keep a
+ * heartbeat under 180 kB, within central's 256 KiB per report and NATS's
+ * default 1 MiB payload.
+ */
+#define PEERS_MAX 512
 
 static const cfgschema_key_t peer_keys[] = {
     CFGSCHEMA_STR("node", bosun_probe_peer_config_t, node, NULL, CFGSCHEMA_F_REQUIRED, check_node_name),

@@ -39,6 +39,8 @@
 /* Reopening after nats.c gave up: first wait, doubled per failure up to the cap. */
 #define REOPEN_FIRST_MS 1000u
 #define REOPEN_MAX_MS 10000u
+/* How long unsubscribing waits for a message callback still running. */
+#define SUB_COMPLETE_WAIT_MS 10000
 
 /* A subscription made again on every connection that replaces the first. */
 typedef struct sub_entry {
@@ -49,6 +51,8 @@ typedef struct sub_entry {
     int max_msgs, max_bytes;     /* pending limits; 0: nats.c's */
     natsSubscription *live;      /* on the current connection; NULL while it is closed */
     uint64_t dropped_before;     /* slow-consumer drops of the subscriptions it replaced */
+    struct bosun_nats *owner;
+    unsigned running;            /* its subscriptions whose delivery has not completed; under mu */
 } sub_entry_t;
 
 struct bosun_nats {
@@ -504,14 +508,49 @@ static bool reopen_sleep(bosun_nats_t *n, unsigned ms)
     return n->stop_reopen;
 }
 
+/*
+ * nats.c calls this on a subscription's own thread once it is closed and its
+ * last message callback has returned: e's closure is then free of it.
+ */
+static void on_sub_complete(void *closure)
+{
+    sub_entry_t *e = closure;
+    pthread_mutex_lock(&e->owner->mu);
+    if (e->running > 0)
+        e->running--;
+    pthread_cond_broadcast(&e->owner->cv);
+    pthread_mutex_unlock(&e->owner->mu);
+}
+
 /* Subscribes e on nc (mu held); the subscription is e's next live one. */
-static natsStatus sub_on(natsConnection *nc, const sub_entry_t *e, natsSubscription **out)
+static natsStatus sub_on(natsConnection *nc, sub_entry_t *e, natsSubscription **out)
 {
     natsStatus s = natsConnection_Subscribe(out, nc, e->subject, e->cb, e->closure);
     if (s == NATS_OK && (e->max_msgs > 0 || e->max_bytes > 0))
         s = natsSubscription_SetPendingLimits(*out, e->max_msgs > 0 ? e->max_msgs : -1,
                                               e->max_bytes > 0 ? e->max_bytes : -1);
+    if (s == NATS_OK && natsSubscription_SetOnCompleteCB(*out, on_sub_complete, e) == NATS_OK)
+        e->running++;
     return s;
+}
+
+/*
+ * Waits until every subscription ever made for e (now all closed) has
+ * finished its last callback, so e's closure may be freed. Bounded: a
+ * callback that does not return within SUB_COMPLETE_WAIT_MS is logged.
+ */
+static void wait_complete(bosun_nats_t *n, sub_entry_t *e)
+{
+    struct timespec until = deadline_in(SUB_COMPLETE_WAIT_MS);
+    pthread_mutex_lock(&n->mu);
+    while (e->running > 0)
+        if (pthread_cond_timedwait(&n->cv, &n->mu, &until) == ETIMEDOUT)
+            break;
+    unsigned left = e->running;
+    pthread_mutex_unlock(&n->mu);
+    if (left > 0)
+        log_warn(n->log, NATS_COMPONENT, "a callback on %s did not return within %d ms of unsubscribing", e->subject,
+                 SUB_COMPLETE_WAIT_MS);
 }
 
 /*
@@ -730,6 +769,7 @@ bosun_status_t bosun_nats_subscribe(bosun_nats_t *n, const char *subject, natsMs
     }
     e->cb = cb;
     e->closure = closure;
+    e->owner = n;
     e->max_msgs = max_msgs;
     e->max_bytes = max_bytes;
     pthread_mutex_lock(&n->mu);
@@ -786,6 +826,7 @@ void bosun_nats_unsubscribe(bosun_nats_t *n, void *closure)
             natsSubscription_Unsubscribe(gone->live);
             natsSubscription_Destroy(gone->live);
         }
+        wait_complete(n, gone);
         free(gone->subject);
         free(gone);
         gone = next;
@@ -838,6 +879,7 @@ bool bosun_nats_unsubscribe_drain(bosun_nats_t *n, void *closure, int timeout_ms
                 *dropped += (uint64_t)d;
             natsSubscription_Destroy(gone->live);
         }
+        wait_complete(n, gone);
         if (dropped != NULL)
             *dropped += gone->dropped_before;
         free(gone->subject);
@@ -928,10 +970,12 @@ void bosun_nats_close(bosun_nats_t *n, int timeout_ms)
     n->subs = NULL;
     pthread_mutex_unlock(&n->mu);
 
-    /* Subscriptions the owner left registered go with the connection. */
+    /* Subscriptions the owner left registered go with the connection, once
+     * their last callbacks (and nats.c's completion calls, which use them) ran. */
     while (subs != NULL) {
         sub_entry_t *next = subs->next;
         natsSubscription_Destroy(subs->live);
+        wait_complete(n, subs);
         free(subs->subject);
         free(subs);
         subs = next;

@@ -64,7 +64,9 @@ bosun_status_t bosun_nats_subscribe(bosun_nats_t *n, const char *subject, natsMs
 
 /*
  * Ends every subscription made by bosun_nats_subscribe() with closure; when
- * it returns, no callback with closure starts any more. n NULL: no-op.
+ * it returns, no callback with closure is running or starts any more (it
+ * waits for one in progress, up to 10 s, logged), so closure may be freed.
+ * Never call it from one of closure's own callbacks. n NULL: no-op.
  */
 void bosun_nats_unsubscribe(bosun_nats_t *n, void *closure);
 

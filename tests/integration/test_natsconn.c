@@ -15,6 +15,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -548,6 +549,50 @@ static void test_bad_config_and_errors(void **state)
     assert_int_equal(bosun_nats_reconnects(NULL), 0);
 }
 
+/* A callback that takes a while; entered and left are set as it starts and ends. */
+typedef struct {
+    atomic_bool entered, left;
+} slow_cb_t;
+
+static void on_slow(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    slow_cb_t *c = closure;
+    atomic_store(&c->entered, true);
+    usleep(400 * 1000);
+    atomic_store(&c->left, true);
+    natsMsg_Destroy(msg);
+}
+
+static bool slow_entered(void *arg)
+{
+    return atomic_load(&((slow_cb_t *)arg)->entered);
+}
+
+/*
+ * bosun_nats_unsubscribe returns only once a callback in progress has
+ * returned: its closure may then be freed (central frees its telemetry and
+ * dispatch state, the agent its prober, right after).
+ */
+static void test_unsubscribe_waits_for_a_running_callback(void **state)
+{
+    fx_t *fx = *state;
+    start_server(fx, 0, NULL);
+    bosun_nats_t *n = open_conn(fx, 0, "test unsubscribe", false);
+    slow_cb_t c;
+    atomic_init(&c.entered, false);
+    atomic_init(&c.left, false);
+    bosun_err_t err;
+    assert_int_equal(bosun_nats_subscribe(n, "bosun.test.slow", on_slow, &c, 0, 0, &err), BOSUN_OK);
+    assert_int_equal(natsConnection_FlushTimeout(bosun_nats_conn(n), 2000), NATS_OK);
+    assert_int_equal(natsConnection_PublishString(bosun_nats_conn(n), "bosun.test.slow", "x"), NATS_OK);
+    assert_true(harness_wait_until(slow_entered, &c, 5000));
+    assert_false(atomic_load(&c.left));
+    bosun_nats_unsubscribe(n, &c);
+    assert_true(atomic_load(&c.left));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -561,6 +606,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_nkey, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_config_and_errors, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_unsubscribe_waits_for_a_running_callback, fx_setup, fx_teardown),
     };
     int failed = cmocka_run_group_tests_name("natsconn", tests, NULL, NULL);
     bosun_nats_library_close();
