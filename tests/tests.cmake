@@ -40,3 +40,9 @@ bosun_test(test_http integration/test_http.c LABELS integration LIBS PkgConfig::
 add_test(NAME check_deploy COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/deploy/check_deploy.sh ${CMAKE_SOURCE_DIR}
          $<TARGET_FILE:bosun-agent> $<TARGET_FILE:bosun-central>)
 set_tests_properties(check_deploy PROPERTIES LABELS deploy TIMEOUT 60)
+# Chaos suite (issue 10): the checker's unit test, and the CI run (120 s of faults; about 3 minutes).
+# The long run is on demand: build/tests/chaos --duration 1800 --seed N (docs/BENCHMARKS.md, "Chaos").
+bosun_test(test_chaos_check chaos/test_chaos_check.c chaos/check.c chaos/history.c LABELS unit chaos)
+bosun_test(chaos chaos/chaos_main.c chaos/fleet.c chaos/schedule.c chaos/workload.c chaos/collect.c
+           chaos/check.c chaos/history.c chaos/report.c LABELS integration netns chaos
+           LIBS PkgConfig::JANSSON PkgConfig::SQLITE TIMEOUT 480)
