@@ -143,6 +143,8 @@ static int start_slot(run_t *r, slot_t *s)
     if (s->fault >= 0)
         r->h.faults[s->fault].end_ms = wall_ms();
     s->fault = -1;
+    if (s->role == HOST_CENTRAL)
+        r->h.central_last_start_ms = now;
     return 0;
 }
 
@@ -408,7 +410,8 @@ static void chaos_phase(run_t *r)
     }
 }
 
-/* Messages in central's store without a final result, or -1 if the store cannot be read. */
+/* Messages without a final result: those central holds as pending, and
+ * those submitted that it has not accepted yet. -1 if the store cannot be read. */
 static long pending_messages(run_t *r)
 {
     history_t tmp;
@@ -418,14 +421,10 @@ static long pending_messages(run_t *r)
         n = 0;
         for (size_t i = 0; i < tmp.n_msgs; i++)
             n += tmp.msgs[i].status == HIST_PENDING;
-        if (tmp.n_msgs < tmp.n_submits) /* never: tmp has no submits */
-            n = -1;
+        if (tmp.n_msgs < r->h.n_submits)
+            n += (long)(r->h.n_submits - tmp.n_msgs);
     }
-    size_t accepted = tmp.n_msgs;
     history_free(&tmp);
-    /* Central may still be reading the last drops. */
-    if (n >= 0 && accepted < r->h.n_submits)
-        n += (long)(r->h.n_submits - accepted);
     return n;
 }
 

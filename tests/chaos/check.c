@@ -625,8 +625,13 @@ static void check_recorder(const history_t *h, const check_config_t *cfg, check_
         violation(r, 0, -1, -1, NULL, "checker out of memory");
         return;
     }
-    memcpy(keys, h->recorded, h->n_recorded * sizeof *keys);
+    size_t last_run = 0;
+    for (size_t i = 0; i < h->n_recorded; i++) {
+        keys[i] = h->recorded[i].key;
+        last_run += h->recorded[i].ms >= h->central_last_start_ms;
+    }
     qsort(keys, h->n_recorded, sizeof *keys, cmp_u64);
+    r->recorded_last_run = last_run;
     for (size_t i = 0; i < h->n_observed; i++) {
         const hist_event_t *e = &h->observed[i];
         bool have = recorded(keys, h->n_recorded, e->key);
@@ -652,6 +657,11 @@ static void check_recorder(const history_t *h, const check_config_t *cfg, check_
     else if (h->recorder_dropped > 0)
         violation(r, h->final_stop_ms, -1, -1, NULL, "central's recorder reports %llu dropped events",
                   (unsigned long long)h->recorder_dropped);
+    else if (h->recorder_written != r->recorded_last_run)
+        violation(r, h->final_stop_ms, -1, -1, NULL,
+                  "central's last run says its recorder wrote %llu events, but its files hold %zu received "
+                  "in that run",
+                  (unsigned long long)h->recorder_written, r->recorded_last_run);
 }
 
 /* ---- all --------------------------------------------------------------------------- */

@@ -54,8 +54,10 @@
  * central's final SIGTERM. Every observed event
  * outside those windows must be in the recorder's files; inside them,
  * missing events are counted and reported (the kill -9 window: events still
- * queued in central's memory when it was killed). Central's last, clean
- * stop must report 0 dropped events.
+ * queued in central's memory when it was killed). Central's last run, which
+ * ends with a clean stop, must report 0 dropped events, and the files must
+ * hold exactly as many events received in that run as its stop line says
+ * it wrote (its own counter against the compressed files).
  *
  * Anything the runner flagged (hist_anomaly_t) is a violation.
  */
@@ -124,6 +126,7 @@ typedef struct {
     size_t agent_lives;
     /* recorder */
     size_t observed, recorded, rec_checked, rec_missing;
+    size_t recorded_last_run;     /* recorded events received by central's last (clean) run */
     size_t rec_excluded, rec_excluded_missing, rec_kill_window_missing;
     /* verdict */
     check_violation_t *v;

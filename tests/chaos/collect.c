@@ -337,7 +337,7 @@ static void on_recorded(void *arg, json_t *obj)
     history_t *h = arg;
     hist_event_t e = {0};
     if (event_key(obj, &e.key, &e.ms, e.subject))
-        history_add_recorded(h, e.key);
+        history_add_recorded(h, &e);
 }
 
 int collect_recorder(const char *central_dir, const char *work_dir, history_t *h)

@@ -80,15 +80,8 @@ hist_trans_t *history_add_trans(history_t *h, const hist_trans_t *x) { ADD(h, tr
 hist_life_t *history_add_life(history_t *h, const hist_life_t *x) { ADD(h, lives, x); }
 hist_fault_t *history_add_fault(history_t *h, const hist_fault_t *x) { ADD(h, faults, x); }
 hist_event_t *history_add_observed(history_t *h, const hist_event_t *x) { ADD(h, observed, x); }
+hist_event_t *history_add_recorded(history_t *h, const hist_event_t *x) { ADD(h, recorded, x); }
 
-bool history_add_recorded(history_t *h, uint64_t key)
-{
-    uint64_t *slot = grow((void **)&h->recorded, &h->n_recorded, &h->cap_recorded, sizeof *h->recorded);
-    if (slot == NULL)
-        return false;
-    *slot = key;
-    return true;
-}
 
 void history_anomaly(history_t *h, int64_t ms, const char *fmt, ...)
 {

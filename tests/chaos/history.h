@@ -160,15 +160,16 @@ typedef struct {
     HIST_ARRAY(hist_life_t, lives);
     HIST_ARRAY(hist_fault_t, faults);
     HIST_ARRAY(hist_event_t, observed);
-    HIST_ARRAY(uint64_t, recorded);      /* keys of the events in the recorder's files */
+    HIST_ARRAY(hist_event_t, recorded);  /* the events in the recorder's files (ms: central's receive time) */
     HIST_ARRAY(hist_anomaly_t, anomalies);
     int64_t central_start_ms;    /* central's first start (restarts are in faults) */
+    int64_t central_last_start_ms; /* the start of central's last run, which ended cleanly */
     int64_t run_start_ms;    /* faults and workload start */
     int64_t run_end_ms;      /* the quiet phase ended; clean stops begin */
     int64_t final_stop_ms;   /* central got its final SIGTERM */
     bool recorder_stop_seen; /* central's log has the recorder's stop line */
     uint64_t recorder_dropped;   /* what that line says was dropped */
-    uint64_t recorder_written;   /* and written, in the last lifetime */
+    uint64_t recorder_written;   /* and written, in that last run */
 } history_t;
 
 void history_init(history_t *h, int n_nodes, int n_res);
@@ -184,7 +185,7 @@ hist_trans_t *history_add_trans(history_t *h, const hist_trans_t *x);
 hist_life_t *history_add_life(history_t *h, const hist_life_t *x);
 hist_fault_t *history_add_fault(history_t *h, const hist_fault_t *x);
 hist_event_t *history_add_observed(history_t *h, const hist_event_t *x);
-bool history_add_recorded(history_t *h, uint64_t key);
+hist_event_t *history_add_recorded(history_t *h, const hist_event_t *x);
 void history_anomaly(history_t *h, int64_t ms, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The store's message for (node, token), or NULL. Linear; for reports. */

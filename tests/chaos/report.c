@@ -203,10 +203,11 @@ void report_figures(FILE *out, const report_settings_t *s, const history_t *h, c
     }
     fprintf(out, "# recorder: observer saw %zu events; %zu checked, %zu of them missing; %zu in fault windows "
                  "(%zu missing, %zu of those in kill -9 windows); recorder files hold %zu; final stop: %s, "
-                 "%llu written in its last run, %llu dropped\n",
+                 "%llu written in its last run (files: %zu), %llu dropped\n",
             r->observed, r->rec_checked, r->rec_missing, r->rec_excluded, r->rec_excluded_missing,
             r->rec_kill_window_missing, r->recorded, h->recorder_stop_seen ? "seen" : "NOT SEEN",
-            (unsigned long long)h->recorder_written, (unsigned long long)h->recorder_dropped);
+            (unsigned long long)h->recorder_written, r->recorded_last_run,
+            (unsigned long long)h->recorder_dropped);
 }
 
 static bool related(const check_violation_t *v, const line_t *l)

@@ -103,8 +103,10 @@ static void observed(uint64_t key, int64_t ms, bool in_recorder)
     hist_event_t e = {.key = key, .ms = ms};
     snprintf(e.subject, sizeof e.subject, "n1.event.heartbeat");
     assert_non_null(history_add_observed(&H, &e));
-    if (in_recorder)
-        assert_true(history_add_recorded(&H, key));
+    if (in_recorder) {
+        assert_non_null(history_add_recorded(&H, &e));
+        H.recorder_written++;
+    }
 }
 
 /*
@@ -498,6 +500,14 @@ static void test_recorder_drops_fail(void **state)
     expect_violation("3 dropped events");
 }
 
+static void test_recorder_files_short_of_its_count_fail(void **state)
+{
+    (void)state;
+    clean_history();
+    H.recorder_written = 3; /* the files hold 2 */
+    expect_violation("its files hold 2");
+}
+
 static void test_recorder_stop_missing_fails(void **state)
 {
     (void)state;
@@ -546,6 +556,7 @@ int main(void)
         T(test_unrecorded_event_fails),
         T(test_unrecorded_event_in_nats_fault_is_excused),
         T(test_recorder_drops_fail),
+        T(test_recorder_files_short_of_its_count_fail),
         T(test_recorder_stop_missing_fails),
         T(test_anomaly_fails),
     };
