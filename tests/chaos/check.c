@@ -535,7 +535,8 @@ static void check_elections(const history_t *h, const check_config_t *cfg, check
         }
     }
     qsort(tr, h->n_trans, sizeof *tr, cmp_trans);
-    memcpy(lives, h->lives, h->n_lives * sizeof *lives);
+    if (h->n_lives > 0)
+        memcpy(lives, h->lives, h->n_lives * sizeof *lives);
     qsort(lives, h->n_lives, sizeof *lives, cmp_life);
 
     size_t li = 0, ti = 0;
