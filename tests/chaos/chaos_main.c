@@ -104,25 +104,6 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static const char *slot_name(const slot_t *s, char *buf, size_t len)
-{
-    switch (s->role) {
-    case HOST_AGENT:
-        snprintf(buf, len, "agent n%d", s->index + 1);
-        break;
-    case HOST_NATS:
-        snprintf(buf, len, "nats-server s%d", s->index + 1);
-        break;
-    case HOST_CENTRAL:
-        snprintf(buf, len, "central");
-        break;
-    case HOST_OBSERVER:
-        snprintf(buf, len, "observer");
-        break;
-    }
-    return buf;
-}
-
 /* ---- processes ------------------------------------------------------------------------------ */
 
 static int start_slot(run_t *r, slot_t *s)
@@ -130,7 +111,7 @@ static int start_slot(run_t *r, slot_t *s)
     int64_t now = wall_ms();
     char name[32];
     if (fleet_start(r->fleet, s->role, s->index) != 0) {
-        history_anomaly(&r->h, now, "%s could not be started", slot_name(s, name, sizeof name));
+        history_anomaly(&r->h, now, "%s could not be started", hist_host_name(s->role, s->index, name, sizeof name));
         return -1;
     }
     s->st = P_UP;
@@ -166,7 +147,7 @@ static void kill_slot(run_t *r, slot_t *s, int64_t ms)
         harness_proc_signal(p, SIGKILL);
         if (harness_proc_wait(p, KILL_WAIT_MS, NULL) != 0) {
             char name[32];
-            history_anomaly(&r->h, ms, "%s did not die within %d ms of SIGKILL", slot_name(s, name, sizeof name),
+            history_anomaly(&r->h, ms, "%s did not die within %d ms of SIGKILL", hist_host_name(s->role, s->index, name, sizeof name),
                             KILL_WAIT_MS);
         }
     }
@@ -194,7 +175,7 @@ static void supervise(run_t *r, bool restarts)
         int ws = 0;
         if (s->st == P_UP && p != NULL && harness_proc_wait(p, 0, &ws) == 0) {
             history_anomaly(&r->h, now, "%s exited by itself (wait status 0x%x); see %s",
-                            slot_name(s, name, sizeof name), (unsigned)ws, fleet_log(r->fleet, s->role, s->index));
+                            hist_host_name(s->role, s->index, name, sizeof name), (unsigned)ws, fleet_log(r->fleet, s->role, s->index));
             slot_down(r, s, now);
             s->restart_at = now;
         } else if (s->st == P_STOPPING && p != NULL && harness_proc_wait(p, 0, &ws) == 0) {
@@ -202,12 +183,12 @@ static void supervise(run_t *r, bool restarts)
             bool ok = WIFEXITED(ws) && (WEXITSTATUS(ws) == 0 || (s->role == HOST_NATS && WEXITSTATUS(ws) == 1));
             if (s->clean && !ok)
                 history_anomaly(&r->h, now, "%s did not stop cleanly on SIGTERM (wait status 0x%x); see %s",
-                                slot_name(s, name, sizeof name), (unsigned)ws,
+                                hist_host_name(s->role, s->index, name, sizeof name), (unsigned)ws,
                                 fleet_log(r->fleet, s->role, s->index));
             slot_down(r, s, now);
         } else if (s->st == P_STOPPING && now >= s->deadline) {
             history_anomaly(&r->h, now, "%s still running %lld ms after SIGTERM; killed",
-                            slot_name(s, name, sizeof name), (long long)(now - s->deadline + TERM_DEADLINE_MS));
+                            hist_host_name(s->role, s->index, name, sizeof name), (long long)(now - s->deadline + TERM_DEADLINE_MS));
             kill_slot(r, s, now);
         }
         if (restarts && s->st == P_DOWN && s->restart_at != 0 && wall_ms() >= s->restart_at)

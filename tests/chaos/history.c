@@ -27,6 +27,25 @@ const char *fault_kind_str(fault_kind_t k)
     return (unsigned)k < FAULT_KINDS ? names[k] : "?";
 }
 
+const char *hist_host_name(host_role_t role, int index, char *buf, size_t len)
+{
+    switch (role) {
+    case HOST_AGENT:
+        snprintf(buf, len, "n%d", index + 1);
+        break;
+    case HOST_NATS:
+        snprintf(buf, len, "nats s%d", index + 1);
+        break;
+    case HOST_CENTRAL:
+        snprintf(buf, len, "central");
+        break;
+    case HOST_OBSERVER:
+        snprintf(buf, len, "observer");
+        break;
+    }
+    return buf;
+}
+
 void history_init(history_t *h, int n_nodes, int n_res)
 {
     memset(h, 0, sizeof *h);

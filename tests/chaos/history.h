@@ -120,6 +120,9 @@ const char *fault_kind_str(fault_kind_t k);
 /* Which host a fault hits. */
 typedef enum { HOST_AGENT, HOST_NATS, HOST_CENTRAL, HOST_OBSERVER } host_role_t;
 
+/* "n1", "nats s2", "central", "observer" into buf; returns buf. */
+const char *hist_host_name(host_role_t role, int index, char *buf, size_t len);
+
 /* One fault as it happened: start_ms when it was applied (before the
  * command), end_ms when it was undone (after the restart or heal command
  * returned). */

@@ -51,25 +51,6 @@ static line_t *add(lines_t *ls, int64_t ms, int node, int res, const char *token
             snprintf(l_->text, sizeof l_->text, __VA_ARGS__);            \
     } while (0)
 
-static const char *role_name(host_role_t role, int index, char *buf, size_t len)
-{
-    switch (role) {
-    case HOST_AGENT:
-        snprintf(buf, len, "n%d", index + 1);
-        break;
-    case HOST_NATS:
-        snprintf(buf, len, "nats s%d", index + 1);
-        break;
-    case HOST_CENTRAL:
-        snprintf(buf, len, "central");
-        break;
-    case HOST_OBSERVER:
-        snprintf(buf, len, "observer");
-        break;
-    }
-    return buf;
-}
-
 static const hist_msg_t *msg_by_id(const history_t *h, int node, const char *id)
 {
     for (size_t i = 0; i < h->n_msgs; i++)
@@ -91,7 +72,7 @@ static void build_lines(const report_settings_t *s, const history_t *h, lines_t 
     char who[32];
     for (size_t i = 0; i < h->n_faults; i++) {
         const hist_fault_t *f = &h->faults[i];
-        role_name(f->role, f->index, who, sizeof who);
+        hist_host_name(f->role, f->index, who, sizeof who);
         int node = f->role == HOST_AGENT ? f->index : -1;
         line_t *l = add(ls, f->start_ms, node, -1, NULL);
         if (l != NULL) {
