@@ -146,15 +146,16 @@ static void print_line(FILE *out, const history_t *h, const line_t *l)
 
 void report_replay_cmd(const report_settings_t *s, char *buf, size_t len)
 {
-    snprintf(buf, len, "build/tests/chaos --seed %llu --duration %d --rate %g --tx %g --tw %g",
-             (unsigned long long)s->seed, s->duration_s, s->rate, s->tx, s->tw);
+    snprintf(buf, len, "build/tests/chaos --seed %llu --duration %d --rate %g --tx %g --tw %g%s",
+             (unsigned long long)s->seed, s->duration_s, s->rate, s->tx, s->tw, s->retries ? " --retries" : "");
 }
 
 void report_figures(FILE *out, const report_settings_t *s, const history_t *h, const check_report_t *r)
 {
-    fprintf(out, "# settings: seed %llu, %d s of faults and commands at %.1f/s; agents tx %.2f s, "
+    fprintf(out, "# settings: seed %llu, %d s of faults and commands at %.1f/s%s; agents tx %.2f s, "
                  "transitionWait %.2f s; %d agents, %d resources, 3 NATS servers, central, observer\n",
-            (unsigned long long)s->seed, s->duration_s, s->rate, s->tx, s->tw, h->n_nodes, h->n_res);
+            (unsigned long long)s->seed, s->duration_s, s->rate, s->retries ? " (some with limited retries)" : "",
+            s->tx, s->tw, h->n_nodes, h->n_res);
     fprintf(out, "# faults:");
     for (int k = 0; k < FAULT_KINDS; k++)
         fprintf(out, "%s %zu %s", k ? "," : "", r->faults[k], fault_kind_str((fault_kind_t)k));

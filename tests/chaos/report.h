@@ -18,6 +18,7 @@ typedef struct {
     int duration_s;
     double rate;                /* messages per second */
     double tx, tw;              /* agents' txIntervalSecs, transitionWaitSecs */
+    bool retries;               /* the workload uses limited retries (--retries) */
     const char *const *res_ids; /* h->n_res names */
 } report_settings_t;
 

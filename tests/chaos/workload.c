@@ -10,11 +10,12 @@
 
 #define TRACE_FILE "textLogging.log"
 
-void workload_init(workload_t *w, uint64_t seed, int n_nodes)
+void workload_init(workload_t *w, uint64_t seed, int n_nodes, bool retries)
 {
     w->rng = schedule_rng_state(seed, 2);
     w->next_token = 1;
     w->n_nodes = n_nodes;
+    w->retries = retries;
 }
 
 /* Draws the same amount of numbers whatever the mask, so a seed keeps its stream. */
@@ -58,7 +59,8 @@ void workload_next(workload_t *w, unsigned down_mask, workload_drop_t *d)
     bool ttl = schedule_uniform(&w->rng, 0, 1) == 1;
     int64_t ttl_s = schedule_uniform(&w->rng, 3, 30);
     d->ttl_ms = ttl ? ttl_s * 1000 : 0;
-    d->retries = schedule_uniform(&w->rng, 0, 9) == 0 ? 2 : -1;
+    bool limited = schedule_uniform(&w->rng, 0, 9) == 0; /* drawn either way: one seed, one stream */
+    d->retries = w->retries && limited ? 2 : -1;
 }
 
 char *workload_json(const workload_drop_t *d)
