@@ -39,6 +39,10 @@ typedef struct {
     const char *reply;  /* NULL or "" when nobody waits for the Ack */
     uint64_t recv_us;
     bool is_event;
+    /* A command whose ttl ran out: not run if it is new, but a retry of an
+     * id the ledger knows is answered from the ledger (dispatch). */
+    bool expired;
+    uint64_t ttl_ms, overdue_ms;
 } request_t;
 
 /* A pooled request: owns its decoded payload, reply subject and method
@@ -153,6 +157,13 @@ static void refuse(agent_t *a, const request_t *req, Bosun__AckStatus status, co
     answer(a, req, &res, false);
 }
 
+static void refuse_expired(agent_t *a, const request_t *req)
+{
+    refuse(a, req, BOSUN__ACK_STATUS__ACK_STATUS_EXPIRED,
+           "expired: its ttl of %llu ms ran out %llu ms ago; not run", (unsigned long long)req->ttl_ms,
+           (unsigned long long)req->overdue_ms);
+}
+
 static void run_method(agent_t *a, const method_t *m, const request_t *req,
                        const atomic_bool *cancel, bool record)
 {
@@ -188,7 +199,10 @@ static void dispatch(agent_t *a, const method_t *m, const request_t *req, Protob
     }
     if (m->mode == METHOD_INLINE || req->id[0] == '\0') {
         /* Unrecorded: idempotent methods, and events sent without an id. */
-        run_method(a, m, req, NULL, false);
+        if (req->expired)
+            refuse_expired(a, req);
+        else
+            run_method(a, m, req, NULL, false);
         goto done;
     }
 
@@ -200,6 +214,13 @@ static void dispatch(agent_t *a, const method_t *m, const request_t *req, Protob
                      &err) != BOSUN_OK) {
         log_error(a->log, "commands", "%s", err.msg);
         refuse(a, req, BOSUN__ACK_STATUS__ACK_STATUS_BUSY, "agent cannot record the id now; retry later");
+        goto done;
+    }
+    if (state == LEDGER_NEW && req->expired) {
+        /* Never seen and too late: not run. A known id falls through to its
+         * RUNNING or stored answer, whatever its ttl: it may have run. */
+        ledger_forget(a->ledger, req->id);
+        refuse_expired(a, req);
         goto done;
     }
     if (state == LEDGER_RUNNING) {
@@ -297,12 +318,13 @@ static bool authentic(agent_t *a, const request_t *req, const Bosun__Command *cm
     uint64_t skew = keep / 2 < MAX_CLOCK_SKEW_MS ? keep / 2 : MAX_CLOCK_SKEW_MS;
     sign_verdict_t v = sign_verify_command(a->sec.keys, a->sec.n_keys, cmd, bosun_wall_ms(),
                                            keep - skew, skew);
-    if (v == SIGN_OK && (cmd->node[0] == '\0' || cmd->method[0] == '\0'))
+    /* SIGN_EXPIRED is authentic but late: the caller's ttl check refuses it,
+     * unless the ledger knows the id (see dispatch). */
+    if ((v == SIGN_OK || v == SIGN_EXPIRED) && (cmd->node[0] == '\0' || cmd->method[0] == '\0'))
         refuse(a, req, BOSUN__ACK_STATUS__ACK_STATUS_REJECTED,
                "a signed command must name its node and method in the payload");
     else if (v == SIGN_EXPIRED)
-        refuse(a, req, BOSUN__ACK_STATUS__ACK_STATUS_EXPIRED, "signed command expired: its ttl of %llu ms "
-               "ran out; not run", (unsigned long long)cmd->ttl_ms);
+        return true;
     else if (v != SIGN_OK)
         refuse(a, req, BOSUN__ACK_STATUS__ACK_STATUS_REJECTED, "%s", sign_verdict_str(v));
     else
@@ -389,10 +411,9 @@ static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
             goto out;
         uint64_t now = bosun_wall_ms();
         if (cmd->ttl_ms > 0 && cmd->created_ms + cmd->ttl_ms < now) {
-            refuse(a, &req, BOSUN__ACK_STATUS__ACK_STATUS_EXPIRED,
-                   "ttl of %llu ms ran out %llu ms ago; not run", (unsigned long long)cmd->ttl_ms,
-                   (unsigned long long)(now - cmd->created_ms - cmd->ttl_ms));
-            goto out;
+            req.expired = true;
+            req.ttl_ms = cmd->ttl_ms;
+            req.overdue_ms = now - cmd->created_ms - cmd->ttl_ms;
         }
     }
     if (req.id[0] != '\0' && !id_valid(req.id)) {

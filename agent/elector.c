@@ -16,11 +16,14 @@
 #include "clock.h"
 #include "rng.h"
 #include "codec.h"
+#include "mirror.h"
 #include "scripts.h"
 
 #define MIRROR_EVERY_MS 1000u
 #define MAX_RX_PER_WAKE 256
 #define CONTROL_WAIT_MS 2000
+#define MIRROR_QUEUE 64
+#define MIRROR_DRAIN_MS 1000
 
 typedef struct {
     bool pending;
@@ -45,6 +48,7 @@ struct elector {
     mcast_t *mc;
     seal_t *seal;
     scripts_t *scripts;
+    mirror_t *mirror;            /* NULL without NATS */
     uint64_t rng;
 
     pthread_t thread;
@@ -83,9 +87,16 @@ static const char *script_path(const elector_t *el, election_script_t s)
 
 /* ---- NATS mirror ------------------------------------------------------------------ */
 
+/* On the mirror's thread: a publish may wait for nats.c's reconnect (mirror.h). */
+static void nats_publish(void *arg, const char *subject, const uint8_t *data, size_t len)
+{
+    natsConnection_Publish(bosun_nats_conn(arg), subject, data, (int)len);
+}
+
+/* Queues m for NATS; never waits for the broker. */
 static void publish(elector_t *el, const char *kind, const ProtobufCMessage *m)
 {
-    if (el->nats == NULL)
+    if (el->mirror == NULL)
         return;
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -93,7 +104,7 @@ static void publish(elector_t *el, const char *kind, const ProtobufCMessage *m)
         return;
     char subject[BOSUN_NAME_MAX + 32];
     snprintf(subject, sizeof subject, "%s.event.%s", el->cfg->id, kind);
-    natsConnection_Publish(bosun_nats_conn(el->nats), subject, buf, (int)len);
+    mirror_push(el->mirror, subject, buf, len);
     free(buf);
 }
 
@@ -446,6 +457,10 @@ bosun_status_t elector_new(const bosun_agent_config_t *cfg, uint64_t instance_id
         bosun_errf(err, rc, "cannot start the script runner");
         goto fail;
     }
+    if (nats != NULL && (rc = mirror_new(nats_publish, nats, MIRROR_QUEUE, &el->mirror)) != BOSUN_OK) {
+        bosun_errf(err, rc, "cannot start the election's NATS mirror");
+        goto fail;
+    }
     el->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (el->wake_fd < 0) {
         rc = bosun_errf(err, BOSUN_ERR_SYS, "eventfd: %s", strerror(errno));
@@ -495,6 +510,7 @@ void elector_free(elector_t *el)
     if (el == NULL)
         return;
     elector_stop(el);
+    mirror_free(el->mirror, MIRROR_DRAIN_MS); /* after the thread: its last states go out */
     scripts_free(el->scripts);
     mcast_close(el->mc);
     seal_free(el->seal);

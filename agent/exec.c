@@ -89,7 +89,7 @@ static bool stream_read(stream_t *s)
 }
 
 /* In the child: only async-signal-safe calls until exec. */
-static void child_exec(const exec_spec_t *spec, int out_fd, int err_fd, int status_fd)
+static void child_exec(const exec_spec_t *spec, int out_fd, int err_fd, int status_fd, int go_r, int go_w)
 {
     sigset_t none;
     sigemptyset(&none);
@@ -98,6 +98,17 @@ static void child_exec(const exec_spec_t *spec, int out_fd, int err_fd, int stat
         signal(sig, SIG_DFL);
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Nothing runs before the parent has had its on_started call: a byte
+     * says go; end of file means the parent is gone, and nothing runs. */
+    close(go_w);
+    char go;
+    ssize_t n;
+    do {
+        n = read(go_r, &go, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(127);
+    close(go_r);
 
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
@@ -168,7 +179,7 @@ bosun_status_t exec_run(const exec_spec_t *spec, exec_result_t *r)
         return BOSUN_ERR_INVALID;
 
     stream_t st[2] = {{.fd = -1}, {.fd = -1}};
-    int p_out[2] = {-1, -1}, p_err[2] = {-1, -1}, p_stat[2] = {-1, -1};
+    int p_out[2] = {-1, -1}, p_err[2] = {-1, -1}, p_stat[2] = {-1, -1}, p_go[2] = {-1, -1};
     bosun_status_t rc = BOSUN_ERR_SYS;
 
     for (int i = 0; i < 2; i++) {
@@ -179,20 +190,33 @@ bosun_status_t exec_run(const exec_spec_t *spec, exec_result_t *r)
             goto out;
         }
     }
-    if (pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0 || pipe2(p_stat, O_CLOEXEC) < 0)
+    if (pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0 || pipe2(p_stat, O_CLOEXEC) < 0 ||
+        pipe2(p_go, O_CLOEXEC) < 0)
         goto out;
 
     pid_t pid = fork();
     if (pid < 0)
         goto out;
     if (pid == 0)
-        child_exec(spec, p_out[1], p_err[1], p_stat[1]);
+        child_exec(spec, p_out[1], p_err[1], p_stat[1], p_go[0], p_go[1]);
 
     setpgid(pid, pid); /* also in the child; whichever runs first wins the race */
     close(p_out[1]);
     close(p_err[1]);
     close(p_stat[1]);
-    p_out[1] = p_err[1] = p_stat[1] = -1;
+    close(p_go[0]);
+    p_out[1] = p_err[1] = p_stat[1] = p_go[0] = -1;
+
+    /* The child waits for this: whatever on_started records (the agent's
+     * ledger: "started") is there before the command can run. */
+    if (spec->on_started != NULL)
+        spec->on_started(spec->arg, pid, exec_start_ticks(pid));
+    ssize_t gw;
+    do {
+        gw = write(p_go[1], "g", 1);
+    } while (gw < 0 && errno == EINTR);
+    close(p_go[1]);
+    p_go[1] = -1;
 
     int exec_errno = read_exec_status(p_stat[0]);
     if (exec_errno != 0) {
@@ -205,9 +229,6 @@ bosun_status_t exec_run(const exec_spec_t *spec, exec_result_t *r)
         rc = BOSUN_OK;
         goto out;
     }
-    if (spec->on_started != NULL)
-        spec->on_started(spec->arg, pid, exec_start_ticks(pid));
-
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     st[0].fd = p_out[0];
     st[1].fd = p_err[0];
@@ -292,7 +313,7 @@ out:
     for (int i = 0; i < 2; i++)
         if (st[i].fd >= 0)
             close(st[i].fd);
-    int fds[] = {p_out[0], p_out[1], p_err[0], p_err[1], p_stat[0], p_stat[1]};
+    int fds[] = {p_out[0], p_out[1], p_err[0], p_err[1], p_stat[0], p_stat[1], p_go[0], p_go[1]};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);

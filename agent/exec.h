@@ -36,7 +36,10 @@ typedef struct {
     uint64_t timeout_ms;      /* 0: no timeout */
     size_t max_output;        /* per stream */
     const atomic_bool *cancel;/* may be NULL */
-    /* Called once the child runs (before output is read); may be NULL. */
+    /* Called once the child process exists, before it may run the command:
+     * the child waits until this returns, so what it records (the ledger's
+     * "started") is there before anything runs. Called also when exec then
+     * fails. May be NULL. */
     void (*on_started)(void *arg, pid_t pgid, uint64_t start_ticks);
     void *arg;
 } exec_spec_t;

@@ -13,6 +13,7 @@ add_library(bosun_agent STATIC
   agent/ledger.c
   agent/mcast.c
   agent/methods.c
+  agent/mirror.c
   agent/pool.c
   agent/probe.c
   agent/prober.c

@@ -13,6 +13,7 @@ bosun_test(test_security unit/test_security.c LABELS unit LIBS bosun_agent)
 bosun_test(test_security_agents integration/test_security.c integration/agent_fixture.c LABELS integration TIMEOUT 180)
 bosun_test(test_exec unit/test_exec.c LABELS unit LIBS bosun_agent)
 bosun_test(test_pool unit/test_pool.c LABELS unit LIBS bosun_agent)
+bosun_test(test_mirror unit/test_mirror.c LABELS unit LIBS bosun_agent)
 bosun_test(test_ledger unit/test_ledger.c LABELS unit LIBS bosun_agent)
 bosun_test(test_ratelimit unit/test_ratelimit.c LABELS unit)
 bosun_test(test_hoststat unit/test_hoststat.c LABELS unit LIBS bosun_agent)
@@ -51,3 +52,9 @@ set_tests_properties(test_dashboard PROPERTIES LABELS integration TIMEOUT 180
 add_test(NAME check_deploy COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/deploy/check_deploy.sh ${CMAKE_SOURCE_DIR}
          $<TARGET_FILE:bosun-agent> $<TARGET_FILE:bosun-central>)
 set_tests_properties(check_deploy PROPERTIES LABELS deploy TIMEOUT 60)
+# Chaos suite (issue 10): the checker's unit test, and the CI run (120 s of faults; about 3 minutes).
+# The long run is on demand: build/tests/chaos --duration 1800 --seed N (docs/BENCHMARKS.md, "Chaos").
+bosun_test(test_chaos_check chaos/test_chaos_check.c chaos/check.c chaos/history.c LABELS unit chaos)
+bosun_test(chaos chaos/chaos_main.c chaos/fleet.c chaos/schedule.c chaos/workload.c chaos/collect.c
+           chaos/check.c chaos/history.c chaos/report.c LABELS integration netns chaos
+           LIBS PkgConfig::JANSSON PkgConfig::SQLITE TIMEOUT 480)

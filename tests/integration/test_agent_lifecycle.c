@@ -103,6 +103,55 @@ static void test_duplicate_id_runs_once(void **state)
     assert_int_equal(count_lines(marker), 1);
 }
 
+/*
+ * Regression (chaos suite, seed 2): a retry of an id that ran, arriving
+ * after the command's ttl, was answered EXPIRED "not run" because the ttl
+ * was checked before the ledger. It must get the stored result; a new id
+ * past its ttl is still refused and not run.
+ */
+static void test_retry_after_ttl_gets_stored_result(void **state)
+{
+    (void)state;
+    char marker[600], script[800];
+    snprintf(marker, sizeof marker, "%s/late.marker", fx.dir);
+    snprintf(script, sizeof script, "echo ran >> %s", marker);
+    char *argv[] = {"bash", "-c", script};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    Bosun__Command c = BOSUN__COMMAND__INIT;
+    c.id = "late-1";
+    c.node = "lc1";
+    c.method = "shellCommand";
+    c.data = argv;
+    c.n_data = 3;
+    c.created_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    c.ttl_ms = 1000;
+    Bosun__Ack *ack = client_send(fx.nc, "lc1.command.shellCommand", &c, 5000);
+    assert_non_null(ack);
+    assert_int_equal(ack->status, BOSUN__ACK_STATUS__ACK_STATUS_OK);
+    uint64_t start = ack->start_ms;
+    bosun__ack__free_unpacked(ack, NULL);
+
+    usleep(1500000); /* the ttl has run out: the Ack was "lost", central asks again */
+    ack = client_send(fx.nc, "lc1.command.shellCommand", &c, 5000);
+    assert_non_null(ack);
+    assert_int_equal(ack->status, BOSUN__ACK_STATUS__ACK_STATUS_OK);
+    assert_int_equal(ack->start_ms, start);
+    bosun__ack__free_unpacked(ack, NULL);
+    assert_int_equal(count_lines(marker), 1);
+
+    /* A new id past its ttl: EXPIRED, not run, and not remembered as run. */
+    c.id = "late-2";
+    for (int i = 0; i < 2; i++) {
+        ack = client_send(fx.nc, "lc1.command.shellCommand", &c, 5000);
+        assert_non_null(ack);
+        assert_int_equal(ack->status, BOSUN__ACK_STATUS__ACK_STATUS_EXPIRED);
+        assert_non_null(strstr(ack->error, "not run"));
+        bosun__ack__free_unpacked(ack, NULL);
+    }
+    assert_int_equal(count_lines(marker), 1);
+}
+
 static bool pid_alive(pid_t pid)
 {
     char path[64], buf[512];
@@ -235,6 +284,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_duplicate_id_runs_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_ttl_gets_stored_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_mid_command_reports_interrupted_never_reruns,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_interrupts_after_grace_and_exits_zero, setup,

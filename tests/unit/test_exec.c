@@ -490,13 +490,54 @@ static void test_on_started_reports_group_and_start_time(void **state)
     assert_true(s.ticks >= exec_start_ticks(getpid()));
     exec_result_free(&r);
 
-    /* No callback when exec fails: nothing ran. */
+    /* The callback comes before exec, so also when exec then fails. */
     s.calls = 0;
     char *missing[] = {"bosun-test-no-such-program", NULL};
     spec.argv = missing;
     assert_int_equal(exec_run(&spec, &r), BOSUN_OK);
     assert_true(r.spawn_failed);
-    assert_int_equal(s.calls, 0);
+    assert_int_equal(s.calls, 1);
+    exec_result_free(&r);
+}
+
+typedef struct {
+    const char *path;
+    bool ran_before_return; /* the command had run while on_started had not returned */
+} before_t;
+
+static void on_started_slowly(void *arg, pid_t pgid, uint64_t start_ticks)
+{
+    (void)pgid;
+    (void)start_ticks;
+    before_t *b = arg;
+    usleep(300000); /* a slow record (the agent's ledger): the command must wait for it */
+    b->ran_before_return = access(b->path, F_OK) == 0;
+}
+
+/*
+ * Regression (chaos suite review, reproduced under gdb): the agent's ledger
+ * said "started" only after exec, so a kill -9 of the agent after the
+ * command had run and before that record made the restarted agent forget
+ * the id, and the retry ran it a second time.
+ */
+static void test_command_waits_for_on_started(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/bosun-test-exec-before-%d", (int)getpid());
+    unlink(path);
+    char script[128];
+    snprintf(script, sizeof script, "echo ran > %s", path);
+    char *argv[] = {"sh", "-c", script, NULL};
+    before_t b = {.path = path};
+    exec_spec_t spec = {.argv = argv, .envp = path_env, .timeout_ms = 10000, .max_output = 64,
+                        .on_started = on_started_slowly, .arg = &b};
+    exec_result_t r;
+    assert_int_equal(exec_run(&spec, &r), BOSUN_OK);
+    assert_int_equal(r.exit_code, 0);
+    assert_false(b.ran_before_return);
+    assert_int_equal(access(path, F_OK), 0);
+    unlink(path);
     exec_result_free(&r);
 }
 
@@ -664,6 +705,7 @@ int main(void)
         cmocka_unit_test_teardown(test_child_inherits_no_fds, reap_tracked),
         cmocka_unit_test_teardown(test_background_child_holding_stdout_does_not_hang, reap_tracked),
         cmocka_unit_test_teardown(test_on_started_reports_group_and_start_time, reap_tracked),
+        cmocka_unit_test(test_command_waits_for_on_started),
         cmocka_unit_test_teardown(test_start_ticks_of_self_is_stable, reap_tracked),
         cmocka_unit_test_teardown(test_start_ticks_is_thread_safe, reap_tracked),
         cmocka_unit_test_teardown(test_kill_stale_group_refuses_other_start_time, reap_tracked),
