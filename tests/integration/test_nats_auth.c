@@ -494,6 +494,17 @@ static void test_token(void **state)
                       "t0ken-s3cret", "\"token\": \"t0ken-s3cret\"", "\"token\": \"not-the-token\"");
 }
 
+/* Starts a server on port (of fx->dir's config `name`) that accepts user bosun with password pw only. */
+static void start_password_server(fx_t *fx, int port, const char *name, const char *pw)
+{
+    char port_s[16], conf[128];
+    snprintf(port_s, sizeof port_s, "%d", port);
+    snprintf(conf, sizeof conf, "authorization {\n  user: bosun\n  password: \"%s\"\n}\n", pw);
+    const char *path = write_conf(fx, name, conf);
+    const char *args[] = {"-c", path, "-p", port_s, NULL};
+    assert_int_equal(harness_natsd_start(args, &fx->natsd), 0);
+}
+
 /*
  * nats.c gives up for good when the server refuses the credentials; bosun
  * reopens the connection with backoff. The agent starts against a server
@@ -506,12 +517,7 @@ static void test_agent_recovers_when_credentials_are_fixed(void **state)
     fx_t *fx = *state;
     int port = harness_free_port();
     assert_true(port > 0);
-    char port_s[16];
-    snprintf(port_s, sizeof port_s, "%d", port);
-    const char *refuse = write_conf(fx, "refuse.conf",
-                                    "authorization {\n  user: bosun\n  password: \"old-pw\"\n}\n");
-    const char *args[] = {"-c", refuse, "-p", port_s, NULL};
-    assert_int_equal(harness_natsd_start(args, &fx->natsd), 0);
+    start_password_server(fx, port, "refuse.conf", "old-pw");
 
     start_agent(fx, "fixed-n1", "\"user\": \"bosun\", \"password\": \"new-pw\"");
     expect_log(fx->agent, "most likely the server refused the credentials (user bosun)", 5000);
@@ -519,10 +525,7 @@ static void test_agent_recovers_when_credentials_are_fixed(void **state)
 
     harness_natsd_stop(fx->natsd);
     fx->natsd = NULL;
-    const char *accept = write_conf(fx, "accept.conf",
-                                    "authorization {\n  user: bosun\n  password: \"new-pw\"\n}\n");
-    const char *args2[] = {"-c", accept, "-p", port_s, NULL};
-    assert_int_equal(harness_natsd_start(args2, &fx->natsd), 0);
+    start_password_server(fx, port, "accept.conf", "new-pw");
     char url[256];
     snprintf(url, sizeof url, "nats://bosun:new-pw@127.0.0.1:%d", port);
     client_up(fx, url, false, "fixed-n1");
@@ -544,12 +547,7 @@ static void test_central_recovers_when_credentials_are_fixed(void **state)
     fx_t *fx = *state;
     int port = harness_free_port();
     assert_true(port > 0);
-    char port_s[16];
-    snprintf(port_s, sizeof port_s, "%d", port);
-    const char *refuse = write_conf(fx, "refuse.conf",
-                                    "authorization {\n  user: bosun\n  password: \"old-pw\"\n}\n");
-    const char *args[] = {"-c", refuse, "-p", port_s, NULL};
-    assert_int_equal(harness_natsd_start(args, &fx->natsd), 0);
+    start_password_server(fx, port, "refuse.conf", "old-pw");
     char url[256];
     snprintf(url, sizeof url, "nats://127.0.0.1:%d", port);
     start_central(fx, url, "\"user\": \"bosun\", \"password\": \"new-pw\"");
@@ -557,10 +555,7 @@ static void test_central_recovers_when_credentials_are_fixed(void **state)
 
     harness_natsd_stop(fx->natsd);
     fx->natsd = NULL;
-    const char *accept = write_conf(fx, "accept.conf",
-                                    "authorization {\n  user: bosun\n  password: \"new-pw\"\n}\n");
-    const char *args2[] = {"-c", accept, "-p", port_s, NULL};
-    assert_int_equal(harness_natsd_start(args2, &fx->natsd), 0);
+    start_password_server(fx, port, "accept.conf", "new-pw");
     expect_log(fx->central, "reopened: connected to", 20000); /* backoff: at most 10 s */
     start_agent(fx, "fixed-c1", "\"user\": \"bosun\", \"password\": \"new-pw\"");
     expect_log(fx->central, "node fixed-c1 appeared", 10000);
