@@ -41,26 +41,48 @@ static int run_tool(char *const argv[], const char *out_path)
 }
 
 /* Calls fn for every line of path that is a JSON object; -1 if unreadable. */
-static int each_json_line(const char *path, void (*fn)(void *arg, json_t *obj), void *arg)
+/*
+ * Calls fn for every line of path. A file that cannot be read is -1 (said
+ * on stderr), or 0 with no call when missing_ok.
+ */
+static int each_line(const char *path, bool missing_ok, void (*fn)(void *arg, const char *line), void *arg)
 {
     FILE *fp = fopen(path, "r");
     if (fp == NULL) {
+        if (missing_ok)
+            return 0;
         fprintf(stderr, "chaos: cannot read %s\n", path);
         return -1;
     }
     char *line = NULL;
     size_t cap = 0;
-    while (getline(&line, &cap, fp) > 0) {
-        if (line[0] != '{')
-            continue;
-        json_t *obj = json_loads(line, 0, NULL);
-        if (obj != NULL && json_is_object(obj))
-            fn(arg, obj);
-        json_decref(obj);
-    }
+    while (getline(&line, &cap, fp) > 0)
+        fn(arg, line);
     free(line);
     fclose(fp);
     return 0;
+}
+
+typedef struct {
+    void (*fn)(void *arg, json_t *obj);
+    void *arg;
+} json_lines_t;
+
+static void on_json_line(void *arg, const char *line)
+{
+    const json_lines_t *j = arg;
+    if (line[0] != '{')
+        return;
+    json_t *obj = json_loads(line, 0, NULL);
+    if (obj != NULL && json_is_object(obj))
+        j->fn(j->arg, obj);
+    json_decref(obj);
+}
+
+static int each_json_line(const char *path, void (*fn)(void *arg, json_t *obj), void *arg)
+{
+    json_lines_t j = {.fn = fn, .arg = arg};
+    return each_line(path, false, on_json_line, &j);
 }
 
 static int node_index(const char *name)
@@ -221,25 +243,30 @@ out:
     return rc;
 }
 
+/* What a per-line callback of one node's files needs. */
+typedef struct {
+    int node;
+    history_t *h;
+    const char *const *res_ids;
+    int64_t since_ms;
+} line_ctx_t;
+
+static void on_trace_line(void *arg, const char *line)
+{
+    line_ctx_t *c = arg;
+    hist_exec_t x = {.node = c->node};
+    if (workload_trace_line(line, &x.phase, x.token))
+        history_add_exec(c->h, &x);
+    else
+        history_anomaly(c->h, 0, "n%d's trace holds a line that is no trace: %.80s", c->node + 1, line);
+}
+
 int collect_trace(int node, const char *agent_dir, history_t *h)
 {
     char path[PATH_LEN];
     snprintf(path, sizeof path, "%s/textLogging.log", agent_dir);
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL)
-        return 0; /* nothing ran on this node */
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, fp) > 0) {
-        hist_exec_t x = {.node = node};
-        if (workload_trace_line(line, &x.phase, x.token))
-            history_add_exec(h, &x);
-        else
-            history_anomaly(h, 0, "n%d's trace holds a line that is no trace: %.80s", node + 1, line);
-    }
-    free(line);
-    fclose(fp);
-    return 0;
+    line_ctx_t c = {.node = node, .h = h};
+    return each_line(path, true, on_trace_line, &c); /* missing: nothing ran on this node */
 }
 
 /* Wall-clock ms of a log line "2026-11-25T13:24:21.639Z ..."; false if none. */
@@ -284,23 +311,18 @@ static bool parse_transition(const char *line, const char *const *res_ids, int n
     return t->res >= 0 && t->from >= 0 && t->to >= 0;
 }
 
+static void on_transition_line(void *arg, const char *line)
+{
+    line_ctx_t *c = arg;
+    hist_trans_t t = {.node = c->node};
+    if (parse_transition(line, c->res_ids, c->h->n_res, &t))
+        history_add_trans(c->h, &t);
+}
+
 int collect_transitions(int node, const char *log_path, const char *const *res_ids, history_t *h)
 {
-    FILE *fp = fopen(log_path, "r");
-    if (fp == NULL) {
-        fprintf(stderr, "chaos: cannot read %s\n", log_path);
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, fp) > 0) {
-        hist_trans_t t = {.node = node};
-        if (parse_transition(line, res_ids, h->n_res, &t))
-            history_add_trans(h, &t);
-    }
-    free(line);
-    fclose(fp);
-    return 0;
+    line_ctx_t c = {.node = node, .h = h, .res_ids = res_ids};
+    return each_line(log_path, false, on_transition_line, &c);
 }
 
 /* ---- events --------------------------------------------------------------------------------- */
@@ -351,28 +373,23 @@ int collect_recorder(const char *central_dir, const char *work_dir, history_t *h
     return each_json_line(out, on_recorded, h);
 }
 
+static void on_central_line(void *arg, const char *line)
+{
+    line_ctx_t *c = arg;
+    const char *s = strstr(line, " recorder: stopped in ");
+    int64_t ms = 0;
+    unsigned long long took, written, files, dropped;
+    if (s == NULL || !log_time(line, &ms) || ms < c->since_ms ||
+        sscanf(s, " recorder: stopped in %llu ms: %llu events in %llu compressed files (%llu dropped", &took,
+               &written, &files, &dropped) != 4)
+        return;
+    c->h->recorder_stop_seen = true;
+    c->h->recorder_written = written;
+    c->h->recorder_dropped = dropped;
+}
+
 int collect_recorder_stop(const char *central_log, int64_t since_ms, history_t *h)
 {
-    FILE *fp = fopen(central_log, "r");
-    if (fp == NULL) {
-        fprintf(stderr, "chaos: cannot read %s\n", central_log);
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, fp) > 0) {
-        const char *s = strstr(line, " recorder: stopped in ");
-        int64_t ms = 0;
-        unsigned long long took, written, files, dropped;
-        if (s == NULL || !log_time(line, &ms) || ms < since_ms ||
-            sscanf(s, " recorder: stopped in %llu ms: %llu events in %llu compressed files (%llu dropped", &took,
-                   &written, &files, &dropped) != 4)
-            continue;
-        h->recorder_stop_seen = true;
-        h->recorder_written = written;
-        h->recorder_dropped = dropped;
-    }
-    free(line);
-    fclose(fp);
-    return 0;
+    line_ctx_t c = {.h = h, .since_ms = since_ms};
+    return each_line(central_log, false, on_central_line, &c);
 }
