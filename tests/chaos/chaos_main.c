@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "clock.h"
 #include "collect.h"
 #include "fleet.h"
 #include "harness.h"
@@ -91,18 +92,9 @@ typedef struct {
     size_t sent_drops;
 } run_t;
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+/* lib/clock.h's clocks, signed: these tests subtract times freely. */
+static int64_t wall_ms(void) { return (int64_t)bosun_wall_ms(); }
+static void sleep_ms(int ms) { bosun_sleep_ms(ms > 0 ? (uint64_t)ms : 0); }
 
 /* ---- processes ------------------------------------------------------------------------------ */
 

@@ -46,6 +46,7 @@
 
 #include "bosun.pb-c.h"
 #include "client.h"
+#include "clock.h"
 #include "harness.h"
 
 #define N_AGENTS 3
@@ -699,19 +700,12 @@ static struct {
     uint64_t seq;
 } inj;
 
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Publishes one real Heartbeat of "probe-src" with probes_in[], measured 1 s before it is sent. */
 static void publish_probe_heartbeat(void)
 {
     Bosun__Heartbeat hb = BOSUN__HEARTBEAT__INIT;
     Bosun__ProbeResult pr[N_PROBES_IN], *prp[N_PROBES_IN];
-    uint64_t now = wall_ms();
+    uint64_t now = bosun_wall_ms();
     hb.node = "probe-src";
     hb.instance_id = 0x7e57;
     hb.sequence = ++inj.seq;

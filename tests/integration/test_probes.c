@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "clock.h"
 #include "harness.h"
 
 #define N_AGENTS 3
@@ -45,13 +46,6 @@ static struct {
     harness_proc_t *agent[N_AGENTS];
     natsSubscription *hb_sub[2]; /* p1's and p2's heartbeats */
 } fx;
-
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static const char *probes_json(int i, char *buf, size_t cap)
 {
@@ -171,9 +165,9 @@ typedef bool (*hb_pred_t)(const Bosun__Heartbeat *hb, const void *arg);
 static Bosun__Heartbeat *wait_heartbeat(natsSubscription *sub, hb_pred_t pred, const void *arg,
                                         const char *what)
 {
-    uint64_t end = wall_ms() + WAIT_MS;
+    uint64_t end = bosun_wall_ms() + WAIT_MS;
     Bosun__Heartbeat *last = NULL;
-    while (wall_ms() < end) {
+    while (bosun_wall_ms() < end) {
         Bosun__Heartbeat *hb = client_next_heartbeat(sub, 1000);
         if (hb == NULL)
             continue;
@@ -278,9 +272,9 @@ static void test_a_stopped_peer_turns_to_failure(void **state)
     hb = wait_heartbeat(fx.hb_sub[1], p2_sees_p1_p3_up, NULL, "p2 reaches p3");
     bosun__heartbeat__free_unpacked(hb, NULL);
 
-    uint64_t sigterm = wall_ms();
+    uint64_t sigterm = bosun_wall_ms();
     assert_int_equal(stop_agent(2), 0); /* SIGTERM by pid, then a clean exit */
-    uint64_t stopped = wall_ms();
+    uint64_t stopped = bosun_wall_ms();
 
     char want_tcp[64];
     snprintf(want_tcp, sizeof want_tcp, "tcp %s: ", fx.addr[2]);
@@ -305,7 +299,7 @@ static void test_a_stopped_peer_turns_to_failure(void **state)
      * silence. p1 was told to probe p3, and keeps doing so. */
     hb = wait_heartbeat(fx.hb_sub[1], p3_gone, NULL, "p2 has forgotten p3");
     /* Not before its time: p3's last heartbeat left at most one interval before SIGTERM. */
-    assert_true(wall_ms() - sigterm >= FORGET_MS - 300);
+    assert_true(bosun_wall_ms() - sigterm >= FORGET_MS - 300);
     assert_int_equal(hb->n_probes, 1);
     bosun__heartbeat__free_unpacked(hb, NULL);
     assert_true(harness_proc_wait_log(fx.agent[1], "stopped probing 1 peers silent for", 5000));
